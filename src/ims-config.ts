@@ -1,0 +1,101 @@
+// ims-config: one IM account (identity + topic codec) and its MQTT connection, shared by every IM node
+// that uses it. The work is done by Account and ImsSession; this file maps the editor's settings.
+
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { IClientOptions } from 'mqtt';
+import { Account } from './red/account';
+import { ImsConfigNode } from './red/imsNode';
+import { Profile } from './lib/ids';
+import { SessionOptions } from './lib/session';
+
+interface ImsConfigDef extends NodeDef {
+    url: string;
+    protocolVersion: string;
+    keepalive: string;
+    cleanSession: boolean;
+    sessionExpiry: string;
+    reconnectPeriod: string;
+    tls: string;
+    userId: string;
+    deviceId: string;
+    mqGroupId: string;
+    parentTopic: string;
+    groupPrefix: string;
+    profile: Profile;
+    region: string;
+    instanceId: string;
+    qos: string;
+    maxPayload: string;
+    receiveOwn: boolean;
+}
+
+interface ImsConfigCredentials {
+    user?: string;
+    password?: string;
+    accessKey?: string;
+    secretKey?: string;
+}
+
+interface TlsConfigNode extends Node {
+    addTLSOptions(options: IClientOptions): void;
+}
+
+function numberOr(value: string | undefined, fallback?: number): number | undefined {
+    const n = Number(value);
+    return value !== undefined && value !== '' && Number.isFinite(n) ? n : fallback;
+}
+
+export = function register(RED: NodeAPI): void {
+    function sessionOptions(def: ImsConfigDef, creds: ImsConfigCredentials): SessionOptions {
+        const tls: IClientOptions = {};
+        const tlsNode = def.tls ? (RED.nodes.getNode(def.tls) as TlsConfigNode | null) : null;
+        tlsNode?.addTLSOptions(tls);
+        const cloud = def.profile === 'cloud' && creds.accessKey && creds.secretKey
+            ? { accessKey: creds.accessKey, secretKey: creds.secretKey, instanceId: def.instanceId || '' }
+            : undefined;
+        return {
+            userId: def.userId,
+            deviceId: def.deviceId || undefined,
+            mqGroupId: def.mqGroupId || undefined,
+            parentTopic: def.parentTopic || undefined,
+            groupPrefix: def.groupPrefix || undefined,
+            profile: def.profile || 'standard',
+            region: def.region || undefined,
+            qos: numberOr(def.qos) as 0 | 1 | 2 | undefined,
+            maxPayload: numberOr(def.maxPayload),
+            receiveOwn: def.receiveOwn === true,
+            broker: {
+                url: def.url,
+                protocolVersion: def.protocolVersion === '5' ? 5 : 4,
+                keepalive: numberOr(def.keepalive),
+                clean: def.cleanSession === true,
+                sessionExpiry: numberOr(def.sessionExpiry),
+                reconnectPeriod: numberOr(def.reconnectPeriod),
+                username: creds.user || undefined,
+                password: creds.password || undefined,
+                cloud,
+                tls,
+            },
+        };
+    }
+
+    function ImsConfig(this: Node, def: ImsConfigDef): void {
+        RED.nodes.createNode(this, def);
+        const node = this as ImsConfigNode;
+        const creds = (node.credentials ?? {}) as ImsConfigCredentials;
+        const account = new Account(RED, node, () => sessionOptions(def, creds));
+        node.account = account;
+        node.on('close', (done: () => void) => {
+            account.close().catch((error: Error) => node.warn(error.message)).finally(done);
+        });
+    }
+
+    RED.nodes.registerType('ims-config', ImsConfig, {
+        credentials: {
+            user: { type: 'text' },
+            password: { type: 'password' },
+            accessKey: { type: 'text' },
+            secretKey: { type: 'password' },
+        },
+    });
+};

@@ -1,0 +1,213 @@
+// One MQTT connection shared by everything an account does. It owns the subscription table (so several
+// nodes can hold one broker subscription), re-subscribes in a few batched SUBSCRIBE packets after a
+// reconnect that lost the session, turns Nagle off on its socket, and turns broker trouble into
+// clear errors instead of silent queues.
+
+import { EventEmitter } from 'events';
+import mqtt, { IClientOptions, IClientPublishOptions, ISubscriptionGrant, MqttClient } from 'mqtt';
+import { ImsError } from './ids';
+import { SubscriptionTable } from './subscriptions';
+
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+export type QoS = 0 | 1 | 2;
+
+export interface ConnectionOptions extends IClientOptions {
+    url: string;
+    /** The broker's limit on subscriptions per client (30 on a cloud MQ service); none when unset. */
+    subscriptionLimit?: number;
+    /** How long a publish waits for a connection that is still being set up. */
+    connectWaitMs?: number;
+}
+
+/** Topics per SUBSCRIBE packet when many are sent at once (login, re-subscription). */
+const SUBSCRIBE_BATCH = 500;
+const REFUSED = 0x80;
+
+export declare interface ImsConnection {
+    on(event: 'state', listener: (state: ConnectionState, error?: Error) => void): this;
+    on(event: 'message', listener: (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => void): this;
+    on(event: 'error', listener: (error: Error) => void): this;
+}
+
+export class ImsConnection extends EventEmitter {
+    readonly subscriptions = new SubscriptionTable();
+    state: ConnectionState = 'idle';
+    /** The last failure since the last successful connect; cleared on connect. */
+    lastError: Error | undefined;
+    /** SUBSCRIBE packets sent, for the benchmark and the tests that check batching. */
+    subscribePackets = 0;
+
+    private client: MqttClient | undefined;
+    private failures = 0;
+    private everConnected = false;
+    /** Topics the broker acknowledged on this session, with the QoS granted. */
+    private readonly acked = new Map<string, QoS>();
+
+    constructor(readonly options: ConnectionOptions) {
+        super();
+    }
+
+    get url(): string {
+        return this.options.url;
+    }
+
+    /** How many held topics the broker has acknowledged on this session. */
+    get ackedCount(): number {
+        return this.acked.size;
+    }
+
+    get connected(): boolean {
+        return this.state === 'connected';
+    }
+
+    open(): void {
+        if (this.client) return;
+        const { url, subscriptionLimit: _limit, connectWaitMs: _wait, ...clientOptions } = this.options;
+        // We re-subscribe from our own table, in batches; MQTT.js's own copy would send duplicates.
+        const client = mqtt.connect(url, { ...clientOptions, resubscribe: false });
+        this.client = client;
+        this.setState('connecting');
+        client.on('connect', (connack) => this.onConnect(connack.sessionPresent));
+        client.on('reconnect', () => this.setState('connecting', this.lastError));
+        client.on('close', () => {
+            if (this.state === 'closed' || (this.state === 'connecting' && !this.lastError)) return;
+            this.setState('disconnected', this.lastError);
+        });
+        client.on('error', (error) => this.onError(error));
+        client.on('message', (topic, payload, packet) => this.emit('message', topic, payload, packet));
+    }
+
+    /** Ends the connection: gracefully when connected (in-flight messages finish), at once otherwise. */
+    async close(): Promise<void> {
+        const client = this.client;
+        this.client = undefined;
+        this.setState('closed');
+        if (!client) return;
+        await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => client.end(true, () => resolve()), 2000);
+            client.end(!client.connected, () => {
+                clearTimeout(timer);
+                resolve();
+            });
+        });
+    }
+
+    /**
+     * Holds `topics` for `owner`. When connected, resolves on the broker's SUBACK and rejects when the
+     * broker refuses a topic; when not, the topics are sent on the next connect.
+     */
+    async subscribe(owner: string, topics: string[], qos: QoS): Promise<void> {
+        const fresh = topics.filter((t) => !this.subscriptions.has(t));
+        const limit = this.options.subscriptionLimit;
+        if (limit !== undefined && this.subscriptions.size + fresh.length > limit) {
+            throw new ImsError(
+                `Cannot subscribe ${fresh.length} more topic(s): the broker allows ${limit} subscriptions per client and ${this.subscriptions.size} are in use`,
+                'IMS_SUBSCRIPTION_LIMIT',
+            );
+        }
+        const needed = topics.filter((t) => this.subscriptions.add(owner, t, qos) || !this.acked.has(t));
+        if (needed.length > 0 && this.connected) await this.sendSubscribe(needed);
+    }
+
+    /** Lets go of `topics` for `owner`; the broker is told only when nobody else holds them. */
+    async unsubscribe(owner: string, topics: string[]): Promise<void> {
+        await this.sendUnsubscribe(topics.filter((t) => this.subscriptions.remove(owner, t)));
+    }
+
+    /** Lets go of everything `owner` holds. */
+    async unsubscribeOwner(owner: string): Promise<void> {
+        await this.sendUnsubscribe(this.subscriptions.removeOwner(owner));
+    }
+
+    async publish(topic: string, payload: Buffer | string, options: IClientPublishOptions = {}): Promise<void> {
+        await this.whenConnected();
+        const client = this.client as MqttClient;
+        await client.publishAsync(topic, payload, options);
+    }
+
+    /**
+     * Resolves once connected. Fails at once when the last attempt failed (so a flow sees an unreachable
+     * broker as an error, not as a message that silently waits), and after `connectWaitMs` otherwise.
+     */
+    whenConnected(timeoutMs: number = this.options.connectWaitMs ?? 10000): Promise<void> {
+        if (this.connected) return Promise.resolve();
+        if (this.state === 'closed' || this.state === 'idle') {
+            return Promise.reject(new ImsError(`Not connected to ${this.url}: the connection is ${this.state}`, 'IMS_NOT_CONNECTED'));
+        }
+        if (this.lastError) return Promise.reject(this.notConnected(this.lastError));
+        return new Promise((resolve, reject) => {
+            const onState = (state: ConnectionState, error?: Error): void => {
+                if (state === 'connected') finish();
+                else if (error || state === 'closed') finish(this.notConnected(error));
+            };
+            const timer = setTimeout(() => finish(this.notConnected(new Error(`no connection after ${timeoutMs} ms`))), timeoutMs);
+            const finish = (error?: Error): void => {
+                clearTimeout(timer);
+                this.off('state', onState);
+                if (error) reject(error);
+                else resolve();
+            };
+            this.on('state', onState);
+        });
+    }
+
+    private notConnected(cause?: Error): ImsError {
+        const why = cause ? `: ${cause.message}` : '';
+        return new ImsError(`Not connected to ${this.url}${why}`, 'IMS_NOT_CONNECTED');
+    }
+
+    private onError(error: Error & { code?: unknown }): void {
+        this.failures++;
+        // A socket error on the very first attempt is retried quietly once: a broker started in the same
+        // deploy (ims-broker) may not be listening yet. A refused login (a numeric CONNACK code) is final.
+        if (typeof error.code === 'string' && this.failures === 1 && !this.everConnected) return;
+        this.lastError = error;
+        this.setState('disconnected', error);
+        this.emit('error', error);
+    }
+
+    private onConnect(sessionPresent: boolean): void {
+        this.failures = 0;
+        this.everConnected = true;
+        const stream = this.client?.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined;
+        stream?.setNoDelay?.(true); // IM is many small packets: Nagle would hold each one back
+        this.lastError = undefined;
+        if (!sessionPresent) this.acked.clear(); // the broker forgot our subscriptions
+        this.setState('connected');
+        const missing = Object.keys(this.subscriptions.all()).filter((t) => !this.acked.has(t));
+        if (missing.length > 0) {
+            this.sendSubscribe(missing).catch((error: Error) => this.emit('error', error));
+        }
+    }
+
+    private async sendSubscribe(topics: string[]): Promise<void> {
+        const client = this.client as MqttClient;
+        const all = this.subscriptions.all();
+        const refused: string[] = [];
+        for (let i = 0; i < topics.length; i += SUBSCRIBE_BATCH) {
+            const batch: Record<string, { qos: QoS }> = {};
+            for (const topic of topics.slice(i, i + SUBSCRIBE_BATCH)) batch[topic] = all[topic];
+            this.subscribePackets++;
+            const granted: ISubscriptionGrant[] = await client.subscribeAsync(batch);
+            for (const grant of granted) {
+                if (grant.qos >= REFUSED) refused.push(grant.topic);
+                else this.acked.set(grant.topic, grant.qos as QoS);
+            }
+        }
+        if (refused.length > 0) {
+            // Nobody can hold a topic the broker refuses: drop it so a reconnect does not ask again.
+            for (const topic of refused) this.subscriptions.drop(topic);
+            throw new ImsError(`The broker refused the subscription to ${refused.join(', ')}`, 'IMS_SUBSCRIBE_REFUSED');
+        }
+    }
+
+    private async sendUnsubscribe(topics: string[]): Promise<void> {
+        for (const topic of topics) this.acked.delete(topic);
+        if (topics.length > 0 && this.connected) await (this.client as MqttClient).unsubscribeAsync(topics);
+    }
+
+    private setState(state: ConnectionState, error?: Error): void {
+        this.state = state;
+        this.emit('state', state, error);
+    }
+}

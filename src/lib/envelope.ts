@@ -1,0 +1,214 @@
+// The payload envelope: UTF-8 JSON {v, id, type, from, to, ts, text, data}. Encoding and decoding live
+// here and nowhere else. The topic is the authority on type and sender; the payload may only refine the
+// type within what the topic allows, and a `from` that contradicts the topic's sender level is a spoof.
+
+import { randomBytes } from 'crypto';
+import { ImsError } from './ids';
+import { ParsedTopic, TopicKind } from './topics';
+
+export const ENVELOPE_VERSION = 1;
+
+export const MESSAGE_TYPES = [
+    'friend.request', 'friend.response', 'chat', 'unsub', 'group.invite', 'group.message', 'group.join',
+    'group.leave', 'moment', 'greeting', 'system', 'presence',
+] as const;
+export type MessageType = typeof MESSAGE_TYPES[number];
+
+export interface Envelope {
+    v: number;
+    id: string;
+    type: MessageType;
+    from: string;
+    to?: string;
+    ts: number;
+    text?: string;
+    data?: Record<string, unknown>;
+}
+
+/** A received message after the topic and the payload have been reconciled. */
+export interface ImsMessage extends Envelope {
+    /** The MQTT topic it arrived on. */
+    topic: string;
+    kind: TopicKind;
+    group?: string;
+    region?: string;
+    /** True when the sender comes from the topic (inbox, moments, group, presence), not only the payload. */
+    verified: boolean;
+    /** False when the payload was plain text or JSON without the envelope. */
+    enveloped: boolean;
+}
+
+/** Which envelope types may arrive on each kind of topic; the first is the default for bare payloads. */
+export const TYPES_BY_TOPIC: Record<TopicKind, readonly MessageType[]> = {
+    'friend.request': ['friend.request'],
+    'friend.response': ['friend.response'],
+    chat: ['chat', 'greeting'],
+    unsub: ['unsub'],
+    'group.invite': ['group.invite'],
+    p2p: MESSAGE_TYPES,
+    moment: ['moment'],
+    group: ['group.message', 'group.join', 'group.leave'],
+    system: ['system'],
+    presence: ['presence'],
+};
+
+export const DEFAULT_MAX_PAYLOAD = 256 * 1024;
+const MAX_ID_LENGTH = 128;
+
+export interface NewMessage {
+    type: MessageType;
+    from: string;
+    to?: string;
+    text?: string;
+    data?: Record<string, unknown>;
+}
+
+export function createEnvelope(fields: NewMessage, now: number = Date.now()): Envelope {
+    const envelope: Envelope = { v: ENVELOPE_VERSION, id: newMessageId(now), type: fields.type, from: fields.from, ts: now };
+    if (fields.to !== undefined) envelope.to = fields.to;
+    if (fields.text !== undefined) envelope.text = fields.text;
+    if (fields.data !== undefined) envelope.data = fields.data;
+    return envelope;
+}
+
+/** The wire form; refuses an envelope larger than `maxBytes` before anything is published. */
+export function encodeEnvelope(envelope: Envelope, maxBytes: number = DEFAULT_MAX_PAYLOAD): Buffer {
+    const payload = Buffer.from(JSON.stringify(envelope), 'utf8');
+    if (payload.length > maxBytes) {
+        throw new ImsError(`Message is ${payload.length} bytes; the limit is ${maxBytes}`, 'IMS_TOO_LARGE');
+    }
+    return payload;
+}
+
+/**
+ * Turns a received payload into a message. Throws ImsError with code IMS_TOO_LARGE, IMS_MALFORMED or
+ * IMS_SPOOFED; the caller reports it and goes on with the next message.
+ */
+export function decodeMessage(
+    payload: Buffer | string, parsed: ParsedTopic, maxBytes: number = DEFAULT_MAX_PAYLOAD, now: number = Date.now(),
+): ImsMessage {
+    const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+    if (bytes.length > maxBytes) {
+        throw new ImsError(`Message on ${parsed.topic} is ${bytes.length} bytes; the limit is ${maxBytes}`, 'IMS_TOO_LARGE');
+    }
+    const text = decodeUtf8(bytes, parsed.topic);
+    const body = parseJsonObject(text);
+    const allowed = TYPES_BY_TOPIC[parsed.kind];
+    const topicSender = parsed.from;
+
+    if (body && isEnvelope(body)) {
+        const envelope = checkEnvelope(body, parsed.topic);
+        if (!allowed.includes(envelope.type)) {
+            throw malformed(parsed.topic, `type "${envelope.type}" does not belong on a ${parsed.kind} topic`);
+        }
+        if (topicSender !== undefined && envelope.from !== undefined && envelope.from !== topicSender) {
+            throw new ImsError(
+                `Spoofed sender on ${parsed.topic}: the payload claims "${envelope.from}" but the topic says "${topicSender}"`,
+                'IMS_SPOOFED',
+            );
+        }
+        const from = topicSender ?? envelope.from;
+        if (from === undefined) throw malformed(parsed.topic, 'no sender in the topic or the payload');
+        const message: ImsMessage = {
+            v: ENVELOPE_VERSION, id: envelope.id, type: envelope.type, from, ts: envelope.ts ?? now,
+            ...topicFields(parsed), verified: topicSender !== undefined, enveloped: true,
+        };
+        const to = parsed.to ?? envelope.to;
+        if (to !== undefined) message.to = to;
+        if (envelope.text !== undefined) message.text = envelope.text;
+        if (envelope.data !== undefined) message.data = envelope.data;
+        return message;
+    }
+    if (topicSender === undefined) {
+        throw malformed(parsed.topic, 'a payload without the envelope cannot name its sender on this topic');
+    }
+    // Plain text or JSON without the envelope: type and sender come from the topic.
+    const message: ImsMessage = {
+        v: ENVELOPE_VERSION, id: newMessageId(now), type: allowed[0], from: topicSender, ts: now,
+        ...topicFields(parsed), verified: true, enveloped: false,
+    };
+    if (parsed.to !== undefined) message.to = parsed.to;
+    if (body) {
+        message.data = body;
+        if (typeof body.text === 'string') message.text = body.text;
+    } else {
+        message.text = text;
+    }
+    return message;
+}
+
+function topicFields(parsed: ParsedTopic): Pick<ImsMessage, 'topic' | 'kind' | 'group' | 'region'> {
+    const fields: Pick<ImsMessage, 'topic' | 'kind' | 'group' | 'region'> = { topic: parsed.topic, kind: parsed.kind };
+    if (parsed.group !== undefined) fields.group = parsed.group;
+    if (parsed.region !== undefined) fields.region = parsed.region;
+    return fields;
+}
+
+function isEnvelope(body: Record<string, unknown>): boolean {
+    return 'v' in body && 'type' in body;
+}
+
+interface ReceivedEnvelope extends Omit<Envelope, 'from' | 'ts'> {
+    from?: string;
+    ts?: number;
+}
+
+function checkEnvelope(body: Record<string, unknown>, topic: string): ReceivedEnvelope {
+    if (body.v !== ENVELOPE_VERSION) throw malformed(topic, `unsupported envelope version ${JSON.stringify(body.v)}`);
+    if (!MESSAGE_TYPES.includes(body.type as MessageType)) {
+        throw malformed(topic, `unknown type ${JSON.stringify(body.type)}`);
+    }
+    if (typeof body.id !== 'string' || body.id.length === 0 || body.id.length > MAX_ID_LENGTH) {
+        throw malformed(topic, `"id" must be a string of 1 to ${MAX_ID_LENGTH} characters`);
+    }
+    for (const field of ['from', 'to', 'text'] as const) {
+        if (body[field] !== undefined && typeof body[field] !== 'string') throw malformed(topic, `"${field}" must be a string`);
+    }
+    if (body.ts !== undefined && !(typeof body.ts === 'number' && Number.isFinite(body.ts))) {
+        throw malformed(topic, '"ts" must be a number of milliseconds');
+    }
+    if (body.data !== undefined && !isPlainObject(body.data)) throw malformed(topic, '"data" must be an object');
+    return body as unknown as ReceivedEnvelope;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | null {
+    if (!text.startsWith('{')) return null;
+    try {
+        const value: unknown = JSON.parse(text);
+        return isPlainObject(value) ? value : null;
+    } catch {
+        return null; // text that merely starts with "{" is still plain text
+    }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeUtf8(bytes: Buffer, topic: string): string {
+    try {
+        return utf8.decode(bytes);
+    } catch {
+        throw malformed(topic, 'the payload is not valid UTF-8');
+    }
+}
+
+function malformed(topic: string, why: string): ImsError {
+    return new ImsError(`Malformed message on ${topic}: ${why}`, 'IMS_MALFORMED');
+}
+
+// --- message IDs ------------------------------------------------------------------------------------
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** A ULID: 48-bit millisecond time and 80 random bits in Crockford base32, so IDs sort by time. */
+export function newMessageId(now: number = Date.now()): string {
+    let time = '';
+    for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32] + time;
+    const random = randomBytes(16);
+    let tail = '';
+    for (let i = 0; i < 16; i++) tail += CROCKFORD[random[i] & 31];
+    return time + tail;
+}

@@ -1,0 +1,132 @@
+// ID rules for users, groups, regions, devices, GroupIDs and the parent topic. One rule set serves the
+// runtime codec and the editor (which loads this file's compiled form), so both always agree.
+
+export type Profile = 'standard' | 'cloud';
+
+/** What an ID names; each kind has its own extra rules on top of the common ones. */
+export type IdKind = 'user' | 'group' | 'region' | 'device' | 'mqGroup' | 'parent' | 'groupPrefix';
+
+export interface IdRules {
+    profile: Profile;
+    /** Chat-group IDs start with it and user IDs may not, so `P/<group>/#` never covers a user's inbox. */
+    groupPrefix: string;
+}
+
+/** Limits of a cloud "MQ for MQTT" service (the strict profile). */
+export const CLOUD_LIMITS = Object.freeze({
+    clientIdLength: 64,
+    topicLength: 64,
+    subscriptionsPerClient: 30,
+});
+
+/** MQTT's own limit on a UTF-8 string (topics, Client IDs). */
+export const MQTT_STRING_BYTES = 65535;
+
+/** Second-level names fixed by the topic layout. */
+export const RESERVED_NAMES: readonly string[] = ['p2p', 'System'];
+
+export const CLIENT_ID_SEPARATOR = '@@@';
+
+export class ImsError extends Error {
+    constructor(message: string, readonly code: string) {
+        super(message);
+        this.name = 'ImsError';
+    }
+}
+
+// `/ + #` are MQTT topic syntax; `.` is rewritten or refused by some brokers' gateways; the Unicode classes
+// are whitespace, control, format (zero-width and direction marks), separators, private use, surrogates
+// and unassigned code points: all invisible or ambiguous in a topic.
+const FORBIDDEN = /[/+#.\s\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}]/u;
+const STRICT_LEVEL = /^[A-Za-z0-9_-]+$/;
+const GID_PREFIX = /^GID[_-]/;
+
+const KIND_NAMES: Record<IdKind, string> = {
+    user: 'user ID',
+    group: 'group ID',
+    region: 'region',
+    device: 'device ID',
+    mqGroup: 'GroupID',
+    parent: 'parent topic',
+    groupPrefix: 'group prefix',
+};
+
+/** Why `value` is not a valid ID of this kind, or null when it is. */
+export function idProblem(kind: IdKind, value: unknown, rules: IdRules): string | null {
+    const name = KIND_NAMES[kind];
+    if (typeof value !== 'string' || value.length === 0) return `${name} is empty`;
+    const bad = FORBIDDEN.exec(value);
+    if (bad) return `${name} "${printable(value)}" contains ${describeChar(bad[0])}`;
+    if (value.startsWith('$')) return `${name} "${value}" starts with "$", which brokers reserve`;
+    if (rules.profile === 'cloud' && !STRICT_LEVEL.test(value)) {
+        return `${name} "${value}" has characters outside A-Z a-z 0-9 _ - (cloud MQ profile)`;
+    }
+    if ((kind === 'device' || kind === 'mqGroup') && value.includes('@')) {
+        return `${name} "${value}" contains "@", which separates GroupID and DeviceID in a Client ID`;
+    }
+    if ((kind === 'user' || kind === 'group') && RESERVED_NAMES.includes(value)) {
+        return `${name} "${value}" is reserved by the topic layout`;
+    }
+    if (kind === 'user' && rules.groupPrefix && value.startsWith(rules.groupPrefix)) {
+        return `user ID "${value}" starts with the group prefix "${rules.groupPrefix}"`;
+    }
+    if (kind === 'group' && (!value.startsWith(rules.groupPrefix) || value === rules.groupPrefix)) {
+        return `group ID "${value}" must start with the group prefix "${rules.groupPrefix}" and add a name`;
+    }
+    if (kind === 'mqGroup' && rules.profile === 'cloud' && !GID_PREFIX.test(value)) {
+        return `GroupID "${value}" must start with GID_ or GID- (cloud MQ profile)`;
+    }
+    return null;
+}
+
+/** Throws an ImsError (code IMS_INVALID_ID) unless `value` is a valid ID of this kind. */
+export function assertId(kind: IdKind, value: unknown, rules: IdRules): string {
+    const problem = idProblem(kind, value, rules);
+    if (problem) throw new ImsError(`Invalid ${problem}`, 'IMS_INVALID_ID');
+    return value as string;
+}
+
+/** `GroupID@@@DeviceID`, validated. */
+export function formatClientId(mqGroupId: string, deviceId: string, rules: IdRules): string {
+    assertId('mqGroup', mqGroupId, rules);
+    assertId('device', deviceId, rules);
+    const clientId = `${mqGroupId}${CLIENT_ID_SEPARATOR}${deviceId}`;
+    if (rules.profile === 'cloud' && clientId.length > CLOUD_LIMITS.clientIdLength) {
+        throw new ImsError(
+            `Invalid Client ID "${clientId}": ${clientId.length} characters, the cloud MQ profile allows ${CLOUD_LIMITS.clientIdLength}`,
+            'IMS_INVALID_ID',
+        );
+    }
+    if (utf8Length(clientId) > MQTT_STRING_BYTES) {
+        throw new ImsError('Invalid Client ID: longer than MQTT allows', 'IMS_INVALID_ID');
+    }
+    return clientId;
+}
+
+/** Splits and validates `GroupID@@@DeviceID`. */
+export function parseClientId(clientId: string, rules: IdRules): { mqGroupId: string; deviceId: string } {
+    const at = typeof clientId === 'string' ? clientId.indexOf(CLIENT_ID_SEPARATOR) : -1;
+    if (at < 0) {
+        throw new ImsError(`Invalid Client ID "${clientId}": expected GroupID@@@DeviceID`, 'IMS_INVALID_ID');
+    }
+    const mqGroupId = clientId.slice(0, at);
+    const deviceId = clientId.slice(at + CLIENT_ID_SEPARATOR.length);
+    formatClientId(mqGroupId, deviceId, rules);
+    return { mqGroupId, deviceId };
+}
+
+/** UTF-8 length without Node's Buffer, so this file also runs in the editor. */
+export function utf8Length(value: string): number {
+    return new TextEncoder().encode(value).length;
+}
+
+function printable(value: string): string {
+    return value.replace(/[\p{Cc}\p{Cf}\p{Cn}\p{Cs}]/gu, (c) => describeChar(c));
+}
+
+function describeChar(c: string): string {
+    if (c === ' ') return 'a space';
+    if (/[/+#.]/.test(c)) return `"${c}"`;
+    const code = c.codePointAt(0) ?? 0;
+    return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}

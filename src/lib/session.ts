@@ -1,0 +1,179 @@
+// One IM account on one device: identity, topic codec and connection. It subscribes the account's
+// inbox (and, on a standard broker, its p2p topic), turns received MQTT messages into ImsMessages
+// (checking sender, type, size and duplicates) and publishes outgoing ones in the envelope.
+
+import { EventEmitter } from 'events';
+import { IClientOptions } from 'mqtt';
+import { CloudCredentials, signatureLogin } from './cloudAuth';
+import { ConnectionOptions, ImsConnection, QoS } from './connection';
+import { DuplicateFilter } from './dedupe';
+import {
+    createEnvelope, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeEnvelope, Envelope, ImsMessage, NewMessage,
+} from './envelope';
+import { assertId, CLOUD_LIMITS, formatClientId, ImsError } from './ids';
+import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
+
+export interface BrokerSettings {
+    url: string;
+    protocolVersion?: 4 | 5;
+    keepalive?: number;
+    /** Clean session (3.1.1) / clean start (5). Off by default, so QoS 1 messages wait for an offline device. */
+    clean?: boolean;
+    /** MQTT 5 session expiry in seconds, used when `clean` is off. */
+    sessionExpiry?: number;
+    reconnectPeriod?: number;
+    connectTimeout?: number;
+    username?: string;
+    password?: string;
+    /** Cloud MQ signature login; replaces username and password. */
+    cloud?: CloudCredentials;
+    /** TLS options (ca, cert, key, rejectUnauthorized, servername...), passed to MQTT.js as they are. */
+    tls?: Partial<IClientOptions>;
+}
+
+export interface SessionOptions extends CodecOptions {
+    userId: string;
+    deviceId?: string;
+    mqGroupId?: string;
+    region?: string;
+    broker: BrokerSettings;
+    qos?: QoS;
+    maxPayload?: number;
+    /** Deliver this account's own messages back to it (group chat echoes); off by default. */
+    receiveOwn?: boolean;
+}
+
+export const SESSION_DEFAULTS = Object.freeze({
+    mqGroupId: 'GID_IMS',
+    qos: 1 as QoS,
+    keepalive: 60,
+    sessionExpiry: 86400,
+    reconnectPeriod: 2000,
+    connectTimeout: 10000,
+});
+
+/** The owner name of the subscriptions the session itself holds (inbox, p2p). */
+const SESSION_OWNER = 'ims:session';
+
+export declare interface ImsSession {
+    on(event: 'message', listener: (message: ImsMessage) => void): this;
+    on(event: 'rejected', listener: (error: ImsError, topic: ParsedTopic) => void): this;
+}
+
+export class ImsSession extends EventEmitter {
+    readonly codec: TopicCodec;
+    readonly userId: string;
+    readonly deviceId: string;
+    readonly mqGroupId: string;
+    readonly clientId: string;
+    readonly region: string | undefined;
+    readonly qos: QoS;
+    readonly maxPayload: number;
+    readonly connection: ImsConnection;
+    private readonly receiveOwn: boolean;
+    private readonly duplicates = new DuplicateFilter();
+
+    /** Validates every ID first: an invalid one throws an ImsError before anything connects. */
+    constructor(options: SessionOptions) {
+        super();
+        this.codec = new TopicCodec(options);
+        const rules = this.codec.rules;
+        this.userId = assertId('user', options.userId, rules);
+        this.deviceId = options.deviceId || defaultDeviceId(this.userId);
+        this.mqGroupId = options.mqGroupId || SESSION_DEFAULTS.mqGroupId;
+        this.clientId = formatClientId(this.mqGroupId, this.deviceId, rules);
+        this.region = options.region ? assertId('region', options.region, rules) : undefined;
+        this.qos = options.qos ?? SESSION_DEFAULTS.qos;
+        this.maxPayload = options.maxPayload || DEFAULT_MAX_PAYLOAD;
+        this.receiveOwn = options.receiveOwn ?? false;
+        this.connection = new ImsConnection(this.connectionOptions(options.broker));
+        this.connection.on('message', (topic, payload) => this.receive(topic, payload));
+    }
+
+    /** Connects and subscribes what every account needs: its inbox and, on a standard broker, its p2p topic. */
+    start(): Promise<void> {
+        this.connection.open();
+        return this.hold(SESSION_OWNER, this.sessionTopics());
+    }
+
+    stop(): Promise<void> {
+        return this.connection.close();
+    }
+
+    /** Subscribes topics on behalf of `owner` (a node, a feature); see ImsConnection.subscribe. */
+    hold(owner: string, topics: string[]): Promise<void> {
+        return this.connection.subscribe(owner, topics, this.qos);
+    }
+
+    release(owner: string, topics?: string[]): Promise<void> {
+        return topics ? this.connection.unsubscribe(owner, topics) : this.connection.unsubscribeOwner(owner);
+    }
+
+    /** Publishes a new message from this account on `topic`; resolves with what was sent. */
+    async publish(topic: string, fields: Omit<NewMessage, 'from'>, options: { retain?: boolean; qos?: QoS } = {}): Promise<Envelope> {
+        const envelope = createEnvelope({ ...fields, from: this.userId });
+        const payload = encodeEnvelope(envelope, this.maxPayload);
+        await this.connection.publish(topic, payload, { qos: options.qos ?? this.qos, retain: options.retain ?? false });
+        return envelope;
+    }
+
+    /** A 1:1 message (or greeting) to `to`'s inbox, or to one of its devices by p2p when `clientId` is given. */
+    sendChat(to: string, fields: { text?: string; data?: Record<string, unknown>; type?: 'chat' | 'greeting'; clientId?: string }): Promise<Envelope> {
+        assertId('user', to, this.codec.rules);
+        const topic = fields.clientId ? this.codec.p2p(fields.clientId) : this.codec.chat(to, this.userId);
+        return this.publish(topic, { type: fields.type ?? 'chat', to, text: fields.text, data: fields.data });
+    }
+
+    private sessionTopics(): string[] {
+        const topics = [this.codec.inboxFilter(this.userId)];
+        // A cloud MQ service delivers p2p without a subscription; a standard broker needs one.
+        if (this.codec.profile === 'standard') topics.push(this.codec.p2p(this.clientId));
+        return topics;
+    }
+
+    private receive(topic: string, payload: Buffer): void {
+        const parsed = this.codec.parse(topic);
+        if (!parsed) return; // not one of this app's topics (another app on the same broker)
+        let message: ImsMessage;
+        try {
+            message = decodeMessage(payload, parsed, this.maxPayload);
+        } catch (error) {
+            this.emit('rejected', error as ImsError, parsed);
+            return;
+        }
+        if (message.from === this.userId && !this.receiveOwn) return;
+        if (!this.duplicates.accept(message.from, message.id)) return;
+        this.emit('message', message);
+    }
+
+    private connectionOptions(broker: BrokerSettings): ConnectionOptions {
+        const clean = broker.clean ?? false;
+        const protocolVersion = broker.protocolVersion ?? 4;
+        const login = broker.cloud
+            ? signatureLogin(this.clientId, broker.cloud)
+            : { username: broker.username || (broker.password ? this.userId : undefined), password: broker.password };
+        const options: ConnectionOptions = {
+            ...broker.tls,
+            url: broker.url,
+            clientId: this.clientId,
+            protocolVersion,
+            keepalive: broker.keepalive ?? SESSION_DEFAULTS.keepalive,
+            clean,
+            reconnectPeriod: broker.reconnectPeriod ?? SESSION_DEFAULTS.reconnectPeriod,
+            connectTimeout: broker.connectTimeout ?? SESSION_DEFAULTS.connectTimeout,
+            connectWaitMs: broker.connectTimeout ?? SESSION_DEFAULTS.connectTimeout,
+            subscriptionLimit: this.codec.profile === 'cloud' ? CLOUD_LIMITS.subscriptionsPerClient : undefined,
+        };
+        if (login.username !== undefined) options.username = login.username;
+        if (login.password !== undefined) options.password = login.password;
+        if (protocolVersion === 5 && !clean) {
+            options.properties = { sessionExpiryInterval: broker.sessionExpiry ?? SESSION_DEFAULTS.sessionExpiry };
+        }
+        return options;
+    }
+}
+
+/** A device ID for an account that names none: one per user, so a restart resumes the same session. */
+export function defaultDeviceId(userId: string): string {
+    return `${userId}_NodeRED`;
+}

@@ -1,0 +1,188 @@
+// The topic codec: the seed article's topic layout, built and parsed in one place.
+//
+//   P/<to>/Inbox/Add/GFReq/<from>      friend request
+//   P/<to>/Inbox/Add/GFResp/<from>     friend response
+//   P/<to>/Inbox/Chat/<from>           1:1 chat (and greetings)
+//   P/<to>/Inbox/Update/<from>/Unsub   block / stop-following notice
+//   P/<to>/Inbox/Group/Invite/<from>   group invitation
+//   P/p2p/<clientId>                   device-addressed p2p
+//   P/<user>                           moments
+//   P/<group>/<member>                 group chat
+//   P/System/<region>                  regional system push
+//   P/<user>/Presence                  presence (beyond the seed)
+
+import {
+    assertId, CLOUD_LIMITS, ImsError, IdRules, MQTT_STRING_BYTES, parseClientId, Profile, utf8Length,
+} from './ids';
+
+export type TopicKind =
+    | 'friend.request' | 'friend.response' | 'chat' | 'unsub' | 'group.invite'
+    | 'p2p' | 'moment' | 'group' | 'system' | 'presence';
+
+/** What a topic says: its kind and the IDs in its levels. `from` is the sender level where there is one. */
+export interface ParsedTopic {
+    kind: TopicKind;
+    topic: string;
+    to?: string;
+    from?: string;
+    group?: string;
+    region?: string;
+    clientId?: string;
+}
+
+export interface CodecOptions {
+    parentTopic?: string;
+    groupPrefix?: string;
+    profile?: Profile;
+}
+
+export const DEFAULTS = Object.freeze({ parentTopic: 'IMS', groupPrefix: 'Group', profile: 'standard' as Profile });
+
+const INBOX = 'Inbox';
+const P2P = 'p2p';
+const SYSTEM = 'System';
+const PRESENCE = 'Presence';
+
+/** Inbox topics: the levels after `P/<to>/Inbox/`, with the sender level marked. */
+const INBOX_LAYOUT: Record<'friend.request' | 'friend.response' | 'chat' | 'unsub' | 'group.invite', string[]> = {
+    'friend.request': ['Add', 'GFReq', '<from>'],
+    'friend.response': ['Add', 'GFResp', '<from>'],
+    chat: ['Chat', '<from>'],
+    unsub: ['Update', '<from>', 'Unsub'],
+    'group.invite': ['Group', 'Invite', '<from>'],
+};
+type InboxKind = keyof typeof INBOX_LAYOUT;
+
+export class TopicCodec {
+    readonly parentTopic: string;
+    readonly rules: IdRules;
+
+    constructor(options: CodecOptions = {}) {
+        const profile = options.profile ?? DEFAULTS.profile;
+        const groupPrefix = options.groupPrefix ?? DEFAULTS.groupPrefix;
+        this.rules = { profile, groupPrefix };
+        assertId('groupPrefix', groupPrefix, this.rules);
+        this.parentTopic = assertId('parent', options.parentTopic ?? DEFAULTS.parentTopic, this.rules);
+    }
+
+    get profile(): Profile {
+        return this.rules.profile;
+    }
+
+    // --- building ---------------------------------------------------------------------------------
+
+    /** An inbox topic of `to` with sender `from`, e.g. `IMS/UserB/Inbox/Add/GFReq/UserA`. */
+    inbox(kind: InboxKind, to: string, from: string): string {
+        assertId('user', to, this.rules);
+        assertId('user', from, this.rules);
+        const levels = INBOX_LAYOUT[kind].map((level) => (level === '<from>' ? from : level));
+        return this.join([to, INBOX, ...levels]);
+    }
+
+    friendRequest(to: string, from: string): string { return this.inbox('friend.request', to, from); }
+    friendResponse(to: string, from: string): string { return this.inbox('friend.response', to, from); }
+    chat(to: string, from: string): string { return this.inbox('chat', to, from); }
+    unsub(to: string, from: string): string { return this.inbox('unsub', to, from); }
+    groupInvite(to: string, from: string): string { return this.inbox('group.invite', to, from); }
+
+    /** What a user subscribes at login to receive everything sent to its inbox. */
+    inboxFilter(user: string): string {
+        return this.join([assertId('user', user, this.rules), INBOX, '#']);
+    }
+
+    /** `P/p2p/<GroupID@@@DeviceID>`: reaches one device. */
+    p2p(clientId: string): string {
+        parseClientId(clientId, this.rules);
+        return this.checkLength([this.parentTopic, P2P, clientId].join('/'));
+    }
+
+    moments(user: string): string {
+        return this.join([assertId('user', user, this.rules)]);
+    }
+
+    groupMessage(group: string, member: string): string {
+        return this.join([assertId('group', group, this.rules), assertId('user', member, this.rules)]);
+    }
+
+    groupFilter(group: string): string {
+        return this.join([assertId('group', group, this.rules), '#']);
+    }
+
+    system(region: string): string {
+        return this.join([SYSTEM, assertId('region', region, this.rules)]);
+    }
+
+    presence(user: string): string {
+        return this.join([assertId('user', user, this.rules), PRESENCE]);
+    }
+
+    // --- parsing ----------------------------------------------------------------------------------
+
+    /** What a received topic means, or null when it is not one of this app's topics. Never throws. */
+    parse(topic: string): ParsedTopic | null {
+        if (typeof topic !== 'string') return null;
+        const levels = topic.split('/');
+        if (levels[0] !== this.parentTopic || levels.length < 2) return null;
+        const [, second, ...rest] = levels;
+        if (second === P2P) {
+            return rest.length === 1 && this.valid(() => parseClientId(rest[0], this.rules))
+                ? { kind: 'p2p', topic, clientId: rest[0] } : null;
+        }
+        if (second === SYSTEM) {
+            return rest.length === 1 && this.isId('region', rest[0]) ? { kind: 'system', topic, region: rest[0] } : null;
+        }
+        if (this.isId('group', second)) {
+            return rest.length === 1 && this.isId('user', rest[0])
+                ? { kind: 'group', topic, group: second, from: rest[0] } : null;
+        }
+        if (!this.isId('user', second)) return null;
+        if (rest.length === 0) return { kind: 'moment', topic, from: second };
+        if (rest.length === 1 && rest[0] === PRESENCE) return { kind: 'presence', topic, from: second };
+        if (rest[0] !== INBOX) return null;
+        return this.parseInbox(topic, second, rest.slice(1));
+    }
+
+    private parseInbox(topic: string, to: string, levels: string[]): ParsedTopic | null {
+        for (const kind of Object.keys(INBOX_LAYOUT) as InboxKind[]) {
+            const layout = INBOX_LAYOUT[kind];
+            if (layout.length !== levels.length) continue;
+            const fromIndex = layout.indexOf('<from>');
+            const matches = layout.every((level, i) => i === fromIndex || level === levels[i]);
+            if (matches && this.isId('user', levels[fromIndex])) {
+                return { kind, topic, to, from: levels[fromIndex] };
+            }
+        }
+        return null;
+    }
+
+    private isId(kind: 'user' | 'group' | 'region', value: string): boolean {
+        return this.valid(() => assertId(kind, value, this.rules));
+    }
+
+    private valid(check: () => unknown): boolean {
+        try {
+            check();
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
+    private join(levels: string[]): string {
+        return this.checkLength([this.parentTopic, ...levels].join('/'));
+    }
+
+    /** The whole-topic limits: MQTT's 65535 bytes, and 64 characters under the cloud MQ profile. */
+    private checkLength(topic: string): string {
+        if (this.profile === 'cloud' && topic.length > CLOUD_LIMITS.topicLength) {
+            throw new ImsError(
+                `Topic "${topic}" is ${topic.length} characters; the cloud MQ profile allows ${CLOUD_LIMITS.topicLength}`,
+                'IMS_TOPIC_TOO_LONG',
+            );
+        }
+        if (utf8Length(topic) > MQTT_STRING_BYTES) {
+            throw new ImsError('Topic is longer than MQTT allows (65535 bytes)', 'IMS_TOPIC_TOO_LONG');
+        }
+        return topic;
+    }
+}

@@ -1,0 +1,123 @@
+// The Node-RED side of one ims-config node: the account's session and the IM nodes that use it. As in
+// Node-RED's core MQTT nodes, the config node owns the connection, connects when its first user
+// registers, disconnects when the last one leaves, and pushes connection status to every user.
+
+import type { Node, NodeAPI, NodeStatus } from 'node-red';
+import type { ConnectionState } from '../lib/connection';
+import { ImsMessage, MessageType, TYPES_BY_TOPIC } from '../lib/envelope';
+import { ImsError } from '../lib/ids';
+import { ImsSession, SessionOptions } from '../lib/session';
+import type { ParsedTopic } from '../lib/topics';
+
+/** What an IM node tells the account when it registers. */
+export interface AccountUser {
+    node: Node;
+    /** Message types this node handles; it also hears about rejected messages that could have been one. */
+    types: readonly MessageType[];
+    onMessage(message: ImsMessage): void;
+    onRejected(error: ImsError, topic: ParsedTopic): void;
+}
+
+export class Account {
+    readonly session: ImsSession | undefined;
+    /** Why the session could not be set up (an invalid ID, say); every user shows and reports it. */
+    readonly configError: ImsError | undefined;
+    private readonly users = new Map<string, AccountUser>();
+    private status: NodeStatus = {};
+    /** The connection error users were last told about; reported once per outage, not per retry. */
+    private reportedError: string | undefined;
+
+    constructor(private readonly RED: NodeAPI, private readonly owner: Node, options: () => SessionOptions) {
+        try {
+            this.session = new ImsSession(options());
+        } catch (error) {
+            this.configError = error instanceof ImsError ? error : new ImsError(String((error as Error).message), 'IMS_CONFIG');
+            owner.error(this.configError.message);
+            this.status = { fill: 'red', shape: 'ring', text: this.configError.message };
+            return;
+        }
+        const session = this.session;
+        session.connection.on('state', (state, error) => this.showState(state, error));
+        session.connection.on('error', (error) => this.reportConnectionError(error));
+        session.on('message', (message) => this.route(message));
+        session.on('rejected', (error, topic) => this.reject(error, topic));
+    }
+
+    get userCount(): number {
+        return this.users.size;
+    }
+
+    register(user: AccountUser): void {
+        this.users.set(user.node.id, user);
+        user.node.status(this.status);
+        if (this.users.size === 1 && this.session) {
+            this.session.start().catch((error: Error) => this.owner.error(error.message));
+        }
+    }
+
+    /** Removes a user; the last one to leave closes the connection. */
+    async deregister(user: AccountUser): Promise<void> {
+        this.users.delete(user.node.id);
+        await this.session?.release(user.node.id);
+        if (this.users.size === 0) await this.session?.stop();
+    }
+
+    async close(): Promise<void> {
+        this.users.clear();
+        await this.session?.stop();
+    }
+
+    /** The session, or the configuration error as a catchable error. */
+    requireSession(): ImsSession {
+        if (!this.session) throw this.configError ?? new ImsError('The IMS account is not configured', 'IMS_CONFIG');
+        return this.session;
+    }
+
+    /** The connection status every user shows when it has nothing of its own to say. */
+    currentStatus(): NodeStatus {
+        return this.status;
+    }
+
+    private showState(state: ConnectionState, error?: Error): void {
+        const session = this.session as ImsSession;
+        const RED = this.RED;
+        const statuses: Record<ConnectionState, NodeStatus> = {
+            idle: {},
+            connecting: { fill: 'yellow', shape: 'ring', text: 'node-red:common.status.connecting' },
+            connected: { fill: 'green', shape: 'dot', text: RED._('ims-config.status.connected', { user: session.userId }) },
+            disconnected: {
+                fill: 'red', shape: 'ring',
+                text: error ? RED._('ims-config.status.error', { error: error.message }) : 'node-red:common.status.disconnected',
+            },
+            closed: { fill: 'red', shape: 'ring', text: 'node-red:common.status.disconnected' },
+        };
+        if (state === 'connected') this.reportedError = undefined;
+        this.status = statuses[state];
+        for (const user of this.users.values()) user.node.status(this.status);
+    }
+
+    /** Tells every user's Catch nodes that the broker cannot be reached or refused the login. */
+    private reportConnectionError(error: Error): void {
+        if (error.message === this.reportedError) return;
+        this.reportedError = error.message;
+        const session = this.session as ImsSession;
+        const text = this.RED._('ims-config.errors.connection', { url: session.connection.url, error: error.message });
+        if (this.users.size === 0) this.owner.error(text);
+        for (const user of this.users.values()) {
+            user.node.error(text, { topic: session.userId, payload: error.message, ims: { event: 'connection-error', url: session.connection.url } });
+        }
+    }
+
+    private route(message: ImsMessage): void {
+        for (const user of this.users.values()) {
+            if (user.types.includes(message.type)) user.onMessage(message);
+        }
+    }
+
+    private reject(error: ImsError, topic: ParsedTopic): void {
+        const possible = TYPES_BY_TOPIC[topic.kind];
+        const users = [...this.users.values()].filter((user) => user.types.some((type) => possible.includes(type)));
+        if (users.length === 0) this.owner.warn(error.message);
+        for (const user of users) user.onRejected(error, topic);
+    }
+}

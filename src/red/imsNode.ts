@@ -1,0 +1,71 @@
+// What every IM node does with its ims-config: find it, register with it, show its status, report
+// errors as catchable errors with a red status, and deregister on close.
+
+import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
+import { ImsMessage, MessageType } from '../lib/envelope';
+import { ImsError } from '../lib/ids';
+import type { ParsedTopic } from '../lib/topics';
+import { Account } from './account';
+
+export interface ImsConfigNode extends Node {
+    account: Account;
+}
+
+export interface Binding {
+    account: Account;
+    /** Marks `error` on the node (red status) and ends the input with it, so a Catch node gets it. */
+    fail(error: unknown, done: (err?: Error) => void): void;
+    /** Back to the account's connection status after a node-specific status. */
+    restoreStatus(): void;
+}
+
+/** Binds `node` to the ims-config `configId`; undefined (with a red status and an error) when there is none. */
+export function bindToAccount(
+    RED: NodeAPI, node: Node, configId: string,
+    handlers: { types: readonly MessageType[]; onMessage(message: ImsMessage): void; onRejected?(error: ImsError, topic: ParsedTopic): void },
+): Binding | undefined {
+    const config = RED.nodes.getNode(configId) as ImsConfigNode | null;
+    if (!config?.account) {
+        node.status({ fill: 'red', shape: 'ring', text: RED._('ims-config.errors.missingConfig') });
+        node.error(RED._('ims-config.errors.missingConfig'));
+        return undefined;
+    }
+    const account = config.account;
+    const user = {
+        node,
+        types: handlers.types,
+        onMessage: handlers.onMessage,
+        onRejected: handlers.onRejected ?? ((error: ImsError, topic: ParsedTopic) => reportRejected(node, error, topic)),
+    };
+    account.register(user);
+    node.on('close', (_removed: boolean, done: () => void) => {
+        account.deregister(user).catch((error: Error) => node.warn(error.message)).finally(done);
+    });
+    return {
+        account,
+        fail(error, done) {
+            const err = error instanceof Error ? error : new Error(String(error));
+            node.status(errorStatus(err));
+            done(err);
+        },
+        restoreStatus() {
+            node.status(account.currentStatus());
+        },
+    };
+}
+
+export function errorStatus(error: Error): NodeStatus {
+    const text = error.message.length > 60 ? `${error.message.slice(0, 57)}...` : error.message;
+    return { fill: 'red', shape: 'ring', text };
+}
+
+/** A received message that was refused (malformed, spoofed, too large): a catchable error naming it. */
+export function reportRejected(node: Node, error: ImsError, topic: ParsedTopic): void {
+    node.status(errorStatus(error));
+    const msg: NodeMessage & { ims: object } = {
+        topic: topic.from ?? topic.group ?? topic.region ?? topic.clientId ?? '',
+        payload: error.message,
+        ims: { event: 'rejected', code: error.code, topic: topic.topic, kind: topic.kind },
+    };
+    node.error(error.message, msg);
+}

@@ -1,0 +1,72 @@
+'use strict';
+// The real Node-RED runtime (node-red-node-test-helper) with this package's nodes, and small helpers
+// to build flows and wait for what comes out of them.
+
+const helper = require('node-red-node-test-helper');
+helper.init(require.resolve('node-red'));
+
+const NODES = ['ims-config', 'ims-broker', 'ims-chat'];
+const nodeModules = NODES.map((name) => require(`../../nodes/${name}.js`));
+
+/** An ims-config node for account `userId` on `url`, with a short reconnect for tests. */
+function account(id, userId, url, extra = {}) {
+    return { id, type: 'ims-config', userId, url, reconnectPeriod: '300', deviceId: `${userId}_test`, ...extra };
+}
+
+/** Resolves with the next message a helper node receives; rejects after `ms`. */
+function nextMessage(node, ms = 5000) {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            node.removeListener('input', onInput);
+            reject(new Error(`no message at ${node.id} within ${ms} ms`));
+        }, ms);
+        function onInput(msg) {
+            clearTimeout(timer);
+            resolve(msg);
+        }
+        node.once('input', onInput);
+    });
+}
+
+/** Resolves when `predicate(status)` holds for a status the node shows; rejects after `ms`. */
+function waitForStatus(node, predicate, ms = 5000) {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            node.removeListener('call:status', onStatus);
+            reject(new Error(`status of ${node.id} never matched within ${ms} ms`));
+        }, ms);
+        function onStatus(call) {
+            if (predicate(call.args[0])) {
+                clearTimeout(timer);
+                node.removeListener('call:status', onStatus);
+                resolve(call.args[0]);
+            }
+        }
+        node.on('call:status', onStatus);
+    });
+}
+
+/** Resolves when the node reports an error (node.error) that a Catch node would get. */
+function nextError(node, ms = 5000) {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no error from ${node.id} within ${ms} ms`)), ms);
+        node.once('call:error', (call) => {
+            clearTimeout(timer);
+            resolve(call);
+        });
+    });
+}
+
+/** Waits until the account behind `configNode` is connected and has every subscription acknowledged. */
+async function connected(configNode, ms = 5000) {
+    const session = configNode.account.session;
+    await session.connection.whenConnected(ms);
+    const deadline = Date.now() + ms;
+    while (session.connection.subscriptions.size > session.connection.ackedCount && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+    }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+module.exports = { helper, nodeModules, account, nextMessage, waitForStatus, nextError, connected, sleep };
