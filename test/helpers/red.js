@@ -8,6 +8,16 @@ helper.init(require.resolve('node-red'));
 const NODES = ['ims-config', 'ims-broker', 'ims-chat'];
 const nodeModules = NODES.map((name) => require(`../../nodes/${name}.js`));
 
+/**
+ * Loads a flow into the runtime: every non-config node goes on one tab, as in the editor, so Catch and
+ * Status nodes see the others.
+ */
+function load(flow, credentials) {
+    const tab = { id: 'tab1', type: 'tab', label: 'test' };
+    const nodes = flow.map((n, i) => (n.type === 'ims-config' || n.z ? n : { x: 100, y: 40 * (i + 1), ...n, z: tab.id }));
+    return helper.load(nodeModules, [tab, ...nodes], credentials || {});
+}
+
 /** An ims-config node for account `userId` on `url`, with a short reconnect for tests. */
 function account(id, userId, url, extra = {}) {
     return { id, type: 'ims-config', userId, url, reconnectPeriod: '300', deviceId: `${userId}_test`, ...extra };
@@ -69,4 +79,4 @@ async function connected(configNode, ms = 5000) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { helper, nodeModules, account, nextMessage, waitForStatus, nextError, connected, sleep };
+module.exports = { helper, load, nodeModules, account, nextMessage, waitForStatus, nextError, connected, sleep };

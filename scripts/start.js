@@ -1,0 +1,79 @@
+'use strict';
+// `npm start`: Node-RED 4 with this package, its user directory in .node-red/, and the demo flow
+// (embedded broker + demo bot) deployed on its own tab. Other tabs of .node-red/flows.json are kept.
+
+const { spawn } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.join(__dirname, '..');
+const pkg = require(path.join(root, 'package.json'));
+const settings = require('./node-red-settings');
+const mqttPort = Number(process.env.IMS_MQTT_PORT) || 1883;
+const DEMO = path.join(root, 'examples', 'demo-bot.json');
+const DEMO_PORT = 1883; // the port written in the example file
+
+function linkPackage(userDir) {
+    // Node-RED loads packages from <userDir>/node_modules; a link keeps the working tree live.
+    const link = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    try {
+        if (fs.realpathSync(link) === fs.realpathSync(root)) return;
+        fs.rmSync(link, { recursive: true, force: true });
+    } catch {
+        // no link yet
+    }
+    fs.symlinkSync(root, link, 'dir');
+    fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'ims-demo-userdir', private: true }, null, 2));
+}
+
+/** The demo's nodes with the embedded broker (and every account's URL) on `port`. */
+function demoNodes(port) {
+    const text = fs.readFileSync(DEMO, 'utf8')
+        .split(`mqtt://127.0.0.1:${DEMO_PORT}`).join(`mqtt://127.0.0.1:${port}`);
+    return JSON.parse(text).map((n) => (n.type === 'ims-broker' ? { ...n, port: String(port) } : n));
+}
+
+function deployDemo(userDir) {
+    const flowFile = path.join(userDir, settings.flowFile);
+    const demo = demoNodes(mqttPort);
+    const demoIds = new Set(demo.map((n) => n.id));
+    const demoTabs = new Set(demo.filter((n) => n.type === 'tab').map((n) => n.id));
+    let current = [];
+    if (fs.existsSync(flowFile)) current = JSON.parse(fs.readFileSync(flowFile, 'utf8') || '[]');
+    const kept = current.filter((n) => !demoIds.has(n.id) && !demoTabs.has(n.z));
+    fs.writeFileSync(flowFile, JSON.stringify([...demo, ...kept], null, 2));
+}
+
+function main() {
+    const userDir = settings.userDir;
+    fs.mkdirSync(userDir, { recursive: true });
+    if (!fs.existsSync(path.join(root, 'nodes', 'ims-config.js'))) {
+        console.error('The package is not built: run `npm install` (or `npm run build`) first.');
+        process.exit(1);
+    }
+    linkPackage(userDir);
+    deployDemo(userDir);
+    const editor = `http://${settings.uiHost}:${settings.uiPort}/`;
+    console.log([
+        '',
+        `IMS demo: Node-RED editor at ${editor}`,
+        `          embedded MQTT broker at mqtt://127.0.0.1:${mqttPort} (parent topic IMS)`,
+        `          try:  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -i GID_IMS@@@DeviceID_A -t 'IMS/UserA/Inbox/#' -v`,
+        `          and:  mosquitto_pub -h 127.0.0.1 -p ${mqttPort} -t IMS/Bot/Inbox/Chat/UserA -m hello`,
+        '          Ctrl-C stops it.',
+        '',
+    ].join('\n'));
+    const redMain = require.resolve('node-red/red.js');
+    const child = spawn(process.execPath, [redMain, '--settings', path.join(__dirname, 'node-red-settings.js'), '--userDir', userDir], {
+        stdio: 'inherit',
+        env: { ...process.env, IMS_MQTT_PORT: String(mqttPort) },
+    });
+    // Ctrl-C reaches the whole process group; Node-RED stops its flows (the broker frees its port).
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+        process.on(signal, () => child.kill(signal));
+    }
+    child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+}
+
+main();

@@ -1,0 +1,112 @@
+'use strict';
+// `npm start` as a new user runs it: Node-RED with the package, the embedded broker and the demo bot.
+// The editor lists the nodes and serves every icon; an ordinary MQTT client chats with the bot.
+
+const assert = require('assert');
+const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const mqtt = require('mqtt');
+const { freePort } = require('./helpers/brokers');
+
+const root = path.join(__dirname, '..');
+const pkg = require('../package.json');
+
+async function waitFor(check, ms, what) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        const value = await check().catch(() => undefined);
+        if (value) return value;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+    }
+}
+
+describe('npm start', function () {
+    this.timeout(60000);
+    let child;
+    let output = '';
+    let httpPort;
+    let mqttPort;
+    let userDir;
+
+    before(async function () {
+        [httpPort, mqttPort] = [await freePort(), await freePort()];
+        userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-start-'));
+        child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
+            cwd: root,
+            env: { ...process.env, IMS_HTTP_PORT: String(httpPort), IMS_MQTT_PORT: String(mqttPort), IMS_USER_DIR: userDir, IMS_LOG_LEVEL: 'warn' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child.stdout.on('data', (d) => { output += d; });
+        child.stderr.on('data', (d) => { output += d; });
+        await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/flows`)).ok, 40000, `the editor (${output})`);
+    });
+
+    after(async function () {
+        if (child && child.exitCode === null) child.kill('SIGKILL');
+        fs.rmSync(userDir, { recursive: true, force: true });
+    });
+
+    it('prints where the editor and the broker are', function () {
+        assert.match(output, new RegExp(`editor at http://127.0.0.1:${httpPort}/`));
+        assert.match(output, new RegExp(`mqtt://127.0.0.1:${mqttPort}`));
+    });
+
+    it('lists the package\'s nodes in the editor', async function () {
+        const res = await fetch(`http://127.0.0.1:${httpPort}/nodes`, { headers: { Accept: 'application/json' } });
+        const sets = (await res.json()).filter((s) => s.module === pkg.name);
+        const types = sets.flatMap((s) => s.types).sort();
+        assert.deepStrictEqual(types, Object.keys(pkg['node-red'].nodes).sort());
+        for (const set of sets) {
+            assert.strictEqual(set.enabled, true, set.name);
+            assert.strictEqual(set.err, undefined, `${set.name}: ${set.err}`);
+        }
+    });
+
+    it('serves every icon of the package', async function () {
+        const icons = fs.readdirSync(path.join(root, 'icons'));
+        assert.ok(icons.length > 0);
+        const res = await fetch(`http://127.0.0.1:${httpPort}/icons`, { headers: { Accept: 'application/json' } });
+        const listed = (await res.json())[pkg.name] || [];
+        for (const icon of icons) {
+            assert.ok(listed.includes(icon), `${icon} is not in the editor's icon list`);
+            const got = await fetch(`http://127.0.0.1:${httpPort}/icons/${pkg.name}/${icon}`);
+            assert.strictEqual(got.status, 200, icon);
+            assert.strictEqual(await got.text(), fs.readFileSync(path.join(root, 'icons', icon), 'utf8'), icon);
+        }
+    });
+
+    it('runs the embedded broker, where an MQTT client chats with the demo bot', async function () {
+        const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'GID_IMS@@@DeviceID_A', reconnectPeriod: 0 });
+        try {
+            await client.subscribeAsync('IMS/UserA/Inbox/#', { qos: 1 });
+            const reply = new Promise((resolve) => client.on('message', (topic, payload) => resolve([topic, JSON.parse(payload)])));
+            // The bot subscribes once its account connects; retry the first message until it answers.
+            const [topic, body] = await waitFor(async () => {
+                await client.publishAsync('IMS/Bot/Inbox/Chat/UserA', 'hello bot', { qos: 1 });
+                return Promise.race([reply, new Promise((r) => setTimeout(() => r(undefined), 1000))]);
+            }, 20000, 'the bot\'s reply');
+            assert.strictEqual(topic, 'IMS/UserA/Inbox/Chat/Bot');
+            assert.strictEqual(body.from, 'Bot');
+            assert.strictEqual(body.type, 'chat');
+            assert.match(body.text, /hello bot/);
+        } finally {
+            await client.endAsync();
+        }
+    });
+
+    it('stops cleanly on Ctrl-C and frees its ports', async function () {
+        const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+        child.kill('SIGINT');
+        const { code } = await exited;
+        assert.strictEqual(code, 0, output);
+        const net = require('net');
+        for (const port of [httpPort, mqttPort]) {
+            await new Promise((resolve, reject) => {
+                const server = net.createServer().once('error', reject).listen(port, '127.0.0.1', () => server.close(resolve));
+            });
+        }
+    });
+});
