@@ -3,8 +3,9 @@
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ImsError } from './lib/ids';
+import { handleActions, peer } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { configOr, contentOf, ImsNodeMessage, toNodeRedMessage } from './red/messages';
+import { configOr, contentOf, toNodeRedMessage } from './red/messages';
 
 interface ImsChatDef extends NodeDef {
     account: string;
@@ -21,18 +22,9 @@ export = function register(RED: NodeAPI): void {
             types: ['chat', 'greeting'],
             onMessage: (message) => node.send(toNodeRedMessage(message)),
         });
-        node.on('input', (msg: ImsNodeMessage, send, done) => {
-            if (!binding) {
-                done(new Error(RED._('ims-config.errors.missingConfig')));
-                return;
-            }
-            const send1 = async (): Promise<void> => {
-                if (msg.action !== undefined && msg.action !== 'send') {
-                    throw new ImsError(RED._('ims-chat.errors.unknownAction', { action: String(msg.action) }), 'IMS_UNKNOWN_ACTION');
-                }
-                const session = binding.account.requireSession();
-                const to = configOr(def.to, typeof msg.topic === 'string' ? msg.topic : undefined);
-                if (!to) throw new ImsError(RED._('ims-chat.errors.noRecipient'), 'IMS_NO_RECIPIENT');
+        handleActions(RED, node, binding, undefined, {
+            send: async ({ msg, session }) => {
+                const to = peer(RED, def.to, msg);
                 const content = contentOf(msg.payload);
                 if (content.text === undefined && content.data === undefined) {
                     throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
@@ -40,12 +32,8 @@ export = function register(RED: NodeAPI): void {
                 const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
                 if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');
                 await session.sendChat(to, { ...content, clientId });
-            };
-            send1().then(() => {
-                binding.restoreStatus();
-                done();
-            }, (error) => binding.fail(error, done));
-        });
+            },
+        }, 'send');
     }
     RED.nodes.registerType('ims-chat', ImsChat);
 };

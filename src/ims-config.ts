@@ -3,7 +3,8 @@
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { IClientOptions } from 'mqtt';
-import { Account } from './red/account';
+import { Account, StateStore } from './red/account';
+import type { AccountStateData } from './lib/accountState';
 import { ImsConfigNode } from './red/imsNode';
 import { Profile } from './lib/ids';
 import { SessionOptions } from './lib/session';
@@ -27,6 +28,8 @@ interface ImsConfigDef extends NodeDef {
     qos: string;
     maxPayload: string;
     receiveOwn: boolean;
+    presence: boolean;
+    contextStore: string;
 }
 
 interface ImsConfigCredentials {
@@ -43,6 +46,24 @@ interface TlsConfigNode extends Node {
 function numberOr(value: string | undefined, fallback?: number): number | undefined {
     const n = Number(value);
     return value !== undefined && value !== '' && Number.isFinite(n) ? n : fallback;
+}
+
+/**
+ * The account's state in Node-RED's global context, keyed by app and user (not by node id), so it
+ * survives a new config node for the same account; the `localfilesystem` store keeps it across restarts.
+ */
+function contextStateStore(node: Node, def: ImsConfigDef): StateStore {
+    const key = `ims_state_${encodeURIComponent(def.parentTopic || 'IMS')}_${encodeURIComponent(def.userId)}`;
+    const store = def.contextStore || undefined;
+    const global = node.context().global;
+    return {
+        load: () => new Promise((resolve, reject) => {
+            global.get(key, store as string, (error: Error | null | undefined, value: unknown) => (error ? reject(error) : resolve(value as AccountStateData | undefined)));
+        }),
+        save: (data) => new Promise((resolve, reject) => {
+            global.set(key, data, store as string, (error?: Error | null) => (error ? reject(error) : resolve()));
+        }),
+    };
 }
 
 export = function register(RED: NodeAPI): void {
@@ -64,6 +85,7 @@ export = function register(RED: NodeAPI): void {
             qos: numberOr(def.qos) as 0 | 1 | 2 | undefined,
             maxPayload: numberOr(def.maxPayload),
             receiveOwn: def.receiveOwn === true,
+            presence: def.presence !== false,
             broker: {
                 url: def.url,
                 protocolVersion: def.protocolVersion === '5' ? 5 : 4,
@@ -83,7 +105,7 @@ export = function register(RED: NodeAPI): void {
         RED.nodes.createNode(this, def);
         const node = this as ImsConfigNode;
         const creds = (node.credentials ?? {}) as ImsConfigCredentials;
-        const account = new Account(RED, node, () => sessionOptions(def, creds));
+        const account = new Account(RED, node, () => sessionOptions(def, creds), contextStateStore(node, def));
         node.account = account;
         node.on('close', (done: () => void) => {
             account.close().catch((error: Error) => node.warn(error.message)).finally(done);

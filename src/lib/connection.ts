@@ -39,7 +39,6 @@ export class ImsConnection extends EventEmitter {
 
     private client: MqttClient | undefined;
     private failures = 0;
-    private everConnected = false;
     /** Topics the broker acknowledged on this session, with the QoS granted. */
     private readonly acked = new Map<string, QoS>();
 
@@ -132,7 +131,7 @@ export class ImsConnection extends EventEmitter {
     whenConnected(timeoutMs: number = this.options.connectWaitMs ?? 10000): Promise<void> {
         if (this.connected) return Promise.resolve();
         if (this.state === 'closed' || this.state === 'idle') {
-            return Promise.reject(new ImsError(`Not connected to ${this.url}: the connection is ${this.state}`, 'IMS_NOT_CONNECTED'));
+            return Promise.reject(new ImsError(`Not connected to ${this.url}: not logged in`, 'IMS_NOT_CONNECTED'));
         }
         if (this.lastError) return Promise.reject(this.notConnected(this.lastError));
         return new Promise((resolve, reject) => {
@@ -158,9 +157,10 @@ export class ImsConnection extends EventEmitter {
 
     private onError(error: Error & { code?: unknown }): void {
         this.failures++;
-        // A socket error on the very first attempt is retried quietly once: a broker started in the same
-        // deploy (ims-broker) may not be listening yet. A refused login (a numeric CONNACK code) is final.
-        if (typeof error.code === 'string' && this.failures === 1 && !this.everConnected) return;
+        // The first socket error after a (re)start is retried quietly once: an ims-broker started or
+        // redeployed with this account may not be listening yet. A refused login (a numeric CONNACK
+        // code) is reported at once.
+        if (typeof error.code === 'string' && this.failures === 1) return;
         this.lastError = error;
         this.setState('disconnected', error);
         this.emit('error', error);
@@ -168,7 +168,6 @@ export class ImsConnection extends EventEmitter {
 
     private onConnect(sessionPresent: boolean): void {
         this.failures = 0;
-        this.everConnected = true;
         const stream = this.client?.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined;
         stream?.setNoDelay?.(true); // IM is many small packets: Nagle would hold each one back
         this.lastError = undefined;

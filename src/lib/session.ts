@@ -12,6 +12,13 @@ import {
 } from './envelope';
 import { assertId, CLOUD_LIMITS, formatClientId, ImsError } from './ids';
 import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
+import { AccountState, AccountStateData } from './accountState';
+import { OWNERS, SessionContext } from './features/context';
+import { Friends } from './features/friends';
+import { Moments } from './features/moments';
+import { Groups } from './features/groups';
+import { Broadcast } from './features/broadcast';
+import { Presence } from './features/presence';
 
 export interface BrokerSettings {
     url: string;
@@ -41,6 +48,10 @@ export interface SessionOptions extends CodecOptions {
     maxPayload?: number;
     /** Deliver this account's own messages back to it (group chat echoes); off by default. */
     receiveOwn?: boolean;
+    /** Retained online/offline on P/<user>/Presence with the will as offline; on by default. */
+    presence?: boolean;
+    /** What the account remembered (friends, follows, groups...), restored before login. */
+    state?: AccountStateData;
 }
 
 export const SESSION_DEFAULTS = Object.freeze({
@@ -52,15 +63,16 @@ export const SESSION_DEFAULTS = Object.freeze({
     connectTimeout: 10000,
 });
 
-/** The owner name of the subscriptions the session itself holds (inbox, p2p). */
-const SESSION_OWNER = 'ims:session';
-
 export declare interface ImsSession {
     on(event: 'message', listener: (message: ImsMessage) => void): this;
     on(event: 'rejected', listener: (error: ImsError, topic: ParsedTopic) => void): this;
+    on(event: 'error', listener: (error: Error) => void): this;
 }
 
-export class ImsSession extends EventEmitter {
+/** How long logout waits for the broker to take the "offline" presence. */
+const LOGOUT_ANNOUNCE_MS = 1000;
+
+export class ImsSession extends EventEmitter implements SessionContext {
     readonly codec: TopicCodec;
     readonly userId: string;
     readonly deviceId: string;
@@ -70,8 +82,16 @@ export class ImsSession extends EventEmitter {
     readonly qos: QoS;
     readonly maxPayload: number;
     readonly connection: ImsConnection;
+    readonly state: AccountState;
+    readonly friends: Friends;
+    readonly moments: Moments;
+    readonly groups: Groups;
+    readonly broadcast: Broadcast;
+    readonly presence: Presence;
     private readonly receiveOwn: boolean;
     private readonly duplicates = new DuplicateFilter();
+    /** Received messages are handled one after another, so features see them in order. */
+    private inbound: Promise<void> = Promise.resolve();
 
     /** Validates every ID first: an invalid one throws an ImsError before anything connects. */
     constructor(options: SessionOptions) {
@@ -86,26 +106,55 @@ export class ImsSession extends EventEmitter {
         this.qos = options.qos ?? SESSION_DEFAULTS.qos;
         this.maxPayload = options.maxPayload || DEFAULT_MAX_PAYLOAD;
         this.receiveOwn = options.receiveOwn ?? false;
+        this.state = new AccountState(options.state);
+        this.friends = new Friends(this, (user, added) => this.presence.watch(user, added));
+        this.moments = new Moments(this);
+        this.groups = new Groups(this);
+        this.broadcast = new Broadcast(this, this.region);
+        this.presence = new Presence(this, options.presence ?? true);
         this.connection = new ImsConnection(this.connectionOptions(options.broker));
         this.connection.on('message', (topic, payload) => this.receive(topic, payload));
+        this.connection.on('state', (state) => {
+            if (state === 'connected') this.presence.announce('online').catch((error: Error) => this.emit('error', error));
+        });
     }
 
-    /** Connects and subscribes what every account needs: its inbox and, on a standard broker, its p2p topic. */
-    start(): Promise<void> {
+    /**
+     * Logs in: connects and subscribes, in one batch at connect, the inbox (and on a standard broker the
+     * p2p topic), followed users, groups, the region's system topic and friends' presence.
+     */
+    async login(): Promise<void> {
         this.connection.open();
-        return this.hold(SESSION_OWNER, this.sessionTopics());
+        await Promise.all([
+            this.hold(OWNERS.session, this.sessionTopics()),
+            this.hold(OWNERS.follow, this.moments.topics()),
+            this.hold(OWNERS.group, this.groups.topics()),
+            this.hold(OWNERS.region, this.broadcast.topics()),
+            this.hold(OWNERS.presence, this.presence.topics()),
+        ]);
     }
 
-    stop(): Promise<void> {
-        return this.connection.close();
+    /** Logs out: says "offline" while still connected (briefly: the broker may be closing too), then disconnects. */
+    async logout(): Promise<void> {
+        if (this.connection.connected) {
+            const announced = this.presence.announce('offline').catch(() => undefined);
+            await Promise.race([announced, new Promise((resolve) => setTimeout(resolve, LOGOUT_ANNOUNCE_MS))]);
+        }
+        await this.connection.close();
+    }
+
+    get loggedIn(): boolean {
+        return this.connection.state !== 'idle' && this.connection.state !== 'closed';
     }
 
     /** Subscribes topics on behalf of `owner` (a node, a feature); see ImsConnection.subscribe. */
     hold(owner: string, topics: string[]): Promise<void> {
+        if (topics.length === 0) return Promise.resolve();
         return this.connection.subscribe(owner, topics, this.qos);
     }
 
     release(owner: string, topics?: string[]): Promise<void> {
+        if (topics?.length === 0) return Promise.resolve();
         return topics ? this.connection.unsubscribe(owner, topics) : this.connection.unsubscribeOwner(owner);
     }
 
@@ -142,8 +191,35 @@ export class ImsSession extends EventEmitter {
             return;
         }
         if (message.from === this.userId && !this.receiveOwn) return;
-        if (!this.duplicates.accept(message.from, message.id)) return;
-        this.emit('message', message);
+        // Presence is a state, not a message: the presence feature delivers changes only.
+        if (message.type !== 'presence' && !this.duplicates.accept(message.from, message.id)) return;
+        this.inbound = this.inbound.then(() => this.apply(message)).then((deliver) => {
+            if (deliver) this.emit('message', message);
+        }, (error: Error) => {
+            this.emit('rejected', error instanceof ImsError ? error : new ImsError(error.message, 'IMS_ERROR'), parsed);
+        });
+    }
+
+    /** Lets the features update the account's state; false when the message should not be delivered. */
+    private async apply(message: ImsMessage): Promise<boolean> {
+        switch (message.type) {
+            case 'friend.request':
+            case 'friend.response':
+                await this.friends.receive(message);
+                return true;
+            case 'moment':
+            case 'unsub':
+                return this.moments.receive(message);
+            case 'group.invite':
+            case 'group.message':
+            case 'group.join':
+            case 'group.leave':
+                return this.groups.receive(message);
+            case 'presence':
+                return this.presence.receive(message);
+            default:
+                return true;
+        }
     }
 
     private connectionOptions(broker: BrokerSettings): ConnectionOptions {
@@ -166,6 +242,8 @@ export class ImsSession extends EventEmitter {
         };
         if (login.username !== undefined) options.username = login.username;
         if (login.password !== undefined) options.password = login.password;
+        const will = this.presence.will();
+        if (will) options.will = will;
         if (protocolVersion === 5 && !clean) {
             options.properties = { sessionExpiryInterval: broker.sessionExpiry ?? SESSION_DEFAULTS.sessionExpiry };
         }

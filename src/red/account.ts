@@ -7,15 +7,28 @@ import type { ConnectionState } from '../lib/connection';
 import { ImsMessage, MessageType, TYPES_BY_TOPIC } from '../lib/envelope';
 import { ImsError } from '../lib/ids';
 import { ImsSession, SessionOptions } from '../lib/session';
+import type { AccountStateData } from '../lib/accountState';
 import type { ParsedTopic } from '../lib/topics';
 
 /** What an IM node tells the account when it registers. */
 export interface AccountUser {
     node: Node;
+    /** False for an ims-login node that logs in only when told to. */
+    autoLogin?: boolean;
+    /** Session events: login, logout, connected, disconnected. */
+    onSession?(event: SessionEvent): void;
     /** Message types this node handles; it also hears about rejected messages that could have been one. */
     types: readonly MessageType[];
     onMessage(message: ImsMessage): void;
     onRejected(error: ImsError, topic: ParsedTopic): void;
+}
+
+export type SessionEvent = 'login' | 'logout' | 'connected' | 'disconnected';
+
+/** Where the account's state (friends, follows, groups...) lives between restarts. */
+export interface StateStore {
+    load(): Promise<AccountStateData | undefined>;
+    save(data: AccountStateData): Promise<void>;
 }
 
 export class Account {
@@ -27,7 +40,11 @@ export class Account {
     /** The connection error users were last told about; reported once per outage, not per retry. */
     private reportedError: string | undefined;
 
-    constructor(private readonly RED: NodeAPI, private readonly owner: Node, options: () => SessionOptions) {
+    private stateLoaded = false;
+    private saving = false;
+    private loginScheduled = false;
+
+    constructor(private readonly RED: NodeAPI, private readonly owner: Node, options: () => SessionOptions, private readonly store: StateStore) {
         try {
             this.session = new ImsSession(options());
         } catch (error) {
@@ -41,30 +58,59 @@ export class Account {
         session.connection.on('error', (error) => this.reportConnectionError(error));
         session.on('message', (message) => this.route(message));
         session.on('rejected', (error, topic) => this.reject(error, topic));
+        session.on('error', (error) => owner.warn(error.message));
+        session.state.on('change', () => this.scheduleSave());
     }
 
     get userCount(): number {
         return this.users.size;
     }
 
+    /**
+     * Adds a user. The account logs in once the nodes of a deploy have registered, unless an ims-login
+     * node among them logs in only on request.
+     */
     register(user: AccountUser): void {
         this.users.set(user.node.id, user);
         user.node.status(this.status);
-        if (this.users.size === 1 && this.session) {
-            this.session.start().catch((error: Error) => this.owner.error(error.message));
-        }
+        if (!this.session || this.loginScheduled || this.session.loggedIn) return;
+        this.loginScheduled = true;
+        setImmediate(() => {
+            this.loginScheduled = false;
+            const manual = [...this.users.values()].some((u) => u.autoLogin === false);
+            if (this.users.size > 0 && !manual) this.login().catch((error: Error) => this.owner.error(error.message));
+        });
     }
 
-    /** Removes a user; the last one to leave closes the connection. */
+    /** Removes a user; the last one to leave logs the account out. */
     async deregister(user: AccountUser): Promise<void> {
         this.users.delete(user.node.id);
         await this.session?.release(user.node.id);
-        if (this.users.size === 0) await this.session?.stop();
+        if (this.users.size === 0) await this.logout();
+    }
+
+    /** Restores the account's state (first time only) and logs in. */
+    async login(): Promise<void> {
+        const session = this.requireSession();
+        if (session.loggedIn) return;
+        if (!this.stateLoaded) {
+            const data = await this.store.load();
+            if (data) session.state.load(data);
+            this.stateLoaded = true;
+        }
+        await session.login();
+        this.tell('login');
+    }
+
+    async logout(): Promise<void> {
+        if (!this.session?.loggedIn) return;
+        await this.session.logout();
+        this.tell('logout');
     }
 
     async close(): Promise<void> {
+        await this.logout();
         this.users.clear();
-        await this.session?.stop();
     }
 
     /** The session, or the configuration error as a catchable error. */
@@ -92,8 +138,24 @@ export class Account {
             closed: { fill: 'red', shape: 'ring', text: 'node-red:common.status.disconnected' },
         };
         if (state === 'connected') this.reportedError = undefined;
+        if (state === 'connected' || state === 'disconnected') this.tell(state);
         this.status = statuses[state];
         for (const user of this.users.values()) user.node.status(this.status);
+    }
+
+    private tell(event: SessionEvent): void {
+        for (const user of this.users.values()) user.onSession?.(event);
+    }
+
+    /** Saves the state once per burst of changes. */
+    private scheduleSave(): void {
+        if (this.saving) return;
+        this.saving = true;
+        setImmediate(() => {
+            this.saving = false;
+            const session = this.session as ImsSession;
+            this.store.save(session.state.toJSON()).catch((error: Error) => this.owner.warn(error.message));
+        });
     }
 
     /** Tells every user's Catch nodes that the broker cannot be reached or refused the login. */

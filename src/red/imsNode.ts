@@ -2,10 +2,9 @@
 // errors as catchable errors with a red status, and deregister on close.
 
 import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
-import { ImsMessage, MessageType } from '../lib/envelope';
 import { ImsError } from '../lib/ids';
 import type { ParsedTopic } from '../lib/topics';
-import { Account } from './account';
+import { Account, AccountUser } from './account';
 
 export interface ImsConfigNode extends Node {
     account: Account;
@@ -22,7 +21,7 @@ export interface Binding {
 /** Binds `node` to the ims-config `configId`; undefined (with a red status and an error) when there is none. */
 export function bindToAccount(
     RED: NodeAPI, node: Node, configId: string,
-    handlers: { types: readonly MessageType[]; onMessage(message: ImsMessage): void; onRejected?(error: ImsError, topic: ParsedTopic): void },
+    handlers: Omit<AccountUser, 'node' | 'onRejected'> & Partial<Pick<AccountUser, 'onRejected'>>,
 ): Binding | undefined {
     const config = RED.nodes.getNode(configId) as ImsConfigNode | null;
     if (!config?.account) {
@@ -31,10 +30,9 @@ export function bindToAccount(
         return undefined;
     }
     const account = config.account;
-    const user = {
+    const user: AccountUser = {
+        ...handlers,
         node,
-        types: handlers.types,
-        onMessage: handlers.onMessage,
         onRejected: handlers.onRejected ?? ((error: ImsError, topic: ParsedTopic) => reportRejected(node, error, topic)),
     };
     account.register(user);

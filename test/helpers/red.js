@@ -5,7 +5,7 @@
 const helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
-const NODES = ['ims-config', 'ims-broker', 'ims-chat'];
+const NODES = Object.keys(require('../../package.json')['node-red'].nodes);
 const nodeModules = NODES.map((name) => require(`../../nodes/${name}.js`));
 
 /**
@@ -70,8 +70,10 @@ function nextError(node, ms = 5000) {
 /** Waits until the account behind `configNode` is connected and has every subscription acknowledged. */
 async function connected(configNode, ms = 5000) {
     const session = configNode.account.session;
-    await session.connection.whenConnected(ms);
     const deadline = Date.now() + ms;
+    // The account logs in once the deploy's nodes have registered (one tick after the first).
+    while (session.connection.state === 'idle' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await session.connection.whenConnected(ms);
     while (session.connection.subscriptions.size > session.connection.ackedCount && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
     }

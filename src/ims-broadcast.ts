@@ -1,0 +1,57 @@
+// ims-broadcast: greetings to many friends (scenario 4: one inbox publish each, paced, with progress and
+// a report) and regional system pushes (scenario 5); emits the system pushes this account receives.
+
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { ImsError } from './lib/ids';
+import { DEFAULT_GREETINGS_PER_SECOND } from './lib/features/broadcast';
+import { handleActions, listOf } from './red/actions';
+import { bindToAccount } from './red/imsNode';
+import { contentOf, toNodeRedMessage } from './red/messages';
+
+interface ImsBroadcastDef extends NodeDef {
+    account: string;
+    action: string;
+    region: string;
+    recipients: string;
+    rate: string;
+}
+
+export = function register(RED: NodeAPI): void {
+    function ImsBroadcast(this: Node, def: ImsBroadcastDef): void {
+        RED.nodes.createNode(this, def);
+        const node = this;
+        const binding = bindToAccount(RED, node, def.account, {
+            types: ['system'],
+            onMessage: (message) => node.send(toNodeRedMessage(message)),
+        });
+        const rate = Number(def.rate) > 0 ? Number(def.rate) : DEFAULT_GREETINGS_PER_SECOND;
+        const region = (msg: { topic?: unknown }): string => {
+            const value = def.region || (typeof msg.topic === 'string' ? msg.topic : '');
+            if (!value) throw new ImsError(RED._('ims-broadcast.errors.noRegion'), 'IMS_NO_RECIPIENT');
+            return value;
+        };
+        handleActions(RED, node, binding, def.action, {
+            greet: async ({ msg, session }) => {
+                const content = contentOf(msg.payload);
+                if (content.text === undefined && content.data === undefined) throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
+                const recipients = listOf(def.recipients) ?? (Array.isArray(msg.topic) ? listOf(msg.topic) : undefined);
+                const result = await session.broadcast.greet(content.text, content.data, recipients, rate, (done, total) => {
+                    node.status({ fill: 'blue', shape: 'dot', text: RED._('ims-broadcast.status.progress', { done, total }) });
+                });
+                const failed = result.failed.map(({ item, error }) => ({ user: item, error: error.message }));
+                return {
+                    topic: session.userId,
+                    payload: { reached: result.ok.sort(), failed },
+                    ims: { type: 'greeting.done', from: session.userId },
+                } as NodeMessage;
+            },
+            push: async ({ msg, session }) => {
+                const content = contentOf(msg.payload);
+                if (content.text === undefined && content.data === undefined) throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
+                await session.broadcast.push(region(msg), content.text, content.data);
+            },
+            region: async ({ msg, session }) => session.broadcast.setRegion(region(msg)),
+        }, 'greet');
+    }
+    RED.nodes.registerType('ims-broadcast', ImsBroadcast);
+};

@@ -1,0 +1,49 @@
+// ims-friend-request: request, accept, reject and remove friends (scenario 1); emits the requests and
+// answers received. With auto-accept, every request is accepted as it arrives (bots).
+
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { handleActions, listMessage, peer } from './red/actions';
+import { bindToAccount } from './red/imsNode';
+import { contentOf, toNodeRedMessage } from './red/messages';
+
+interface ImsFriendRequestDef extends NodeDef {
+    account: string;
+    action: string;
+    to: string;
+    autoAccept: boolean;
+}
+
+export = function register(RED: NodeAPI): void {
+    function ImsFriendRequest(this: Node, def: ImsFriendRequestDef): void {
+        RED.nodes.createNode(this, def);
+        const node = this;
+        const binding = bindToAccount(RED, node, def.account, {
+            types: ['friend.request', 'friend.response'],
+            onMessage: (message) => {
+                const msg = toNodeRedMessage(message);
+                const session = binding?.account.session;
+                if (message.type !== 'friend.request' || !def.autoAccept || !session) {
+                    node.send(msg);
+                    return;
+                }
+                session.friends.respond(message.from, true).then(() => {
+                    msg.ims.data = { ...msg.ims.data, autoAccepted: true };
+                    node.send(msg);
+                }, (error: Error) => node.error(error.message, msg));
+            },
+        });
+        const text = (payload: unknown): string | undefined => contentOf(payload).text;
+        handleActions(RED, node, binding, def.action, {
+            request: async ({ msg, session }) => { await session.friends.request(peer(RED, def.to, msg), text(msg.payload)); },
+            accept: async ({ msg, session }) => { await session.friends.respond(peer(RED, def.to, msg), true, text(msg.payload)); },
+            reject: async ({ msg, session }) => { await session.friends.respond(peer(RED, def.to, msg), false, text(msg.payload)); },
+            remove: async ({ msg, session }) => { await session.friends.remove(peer(RED, def.to, msg)); },
+            list: async ({ session }) => listMessage(session, 'friends', {
+                friends: session.state.list('friends'),
+                requestsIn: session.state.list('requestsIn'),
+                requestsOut: session.state.list('requestsOut'),
+            }),
+        }, 'request');
+    }
+    RED.nodes.registerType('ims-friend-request', ImsFriendRequest);
+};

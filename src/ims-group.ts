@@ -1,0 +1,55 @@
+// ims-group: create, invite, join, leave and speak in group chats (scenario 3); emits group messages
+// (msg.topic is the group) and invitations. With auto-join, an invitation is accepted as it arrives.
+
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { ImsError } from './lib/ids';
+import { handleActions, listMessage, listOf, peer } from './red/actions';
+import { bindToAccount } from './red/imsNode';
+import { contentOf, toNodeRedMessage } from './red/messages';
+
+interface ImsGroupDef extends NodeDef {
+    account: string;
+    action: string;
+    group: string;
+    users: string;
+    autoJoin: boolean;
+}
+
+export = function register(RED: NodeAPI): void {
+    function ImsGroup(this: Node, def: ImsGroupDef): void {
+        RED.nodes.createNode(this, def);
+        const node = this;
+        const binding = bindToAccount(RED, node, def.account, {
+            types: ['group.invite', 'group.message', 'group.join', 'group.leave'],
+            onMessage: (message) => {
+                const msg = toNodeRedMessage(message);
+                const session = binding?.account.session;
+                if (message.type !== 'group.invite' || !def.autoJoin || !session || !message.group) {
+                    node.send(msg);
+                    return;
+                }
+                session.groups.join(message.group).then(() => {
+                    msg.ims.data = { ...msg.ims.data, autoJoined: true };
+                    node.send(msg);
+                }, (error: Error) => node.error(error.message, msg));
+            },
+        });
+        handleActions(RED, node, binding, def.action, {
+            create: async ({ msg, session }) => session.groups.create(peer(RED, def.group, msg)),
+            join: async ({ msg, session }) => { await session.groups.join(peer(RED, def.group, msg)); },
+            leave: async ({ msg, session }) => { await session.groups.leave(peer(RED, def.group, msg)); },
+            invite: async ({ msg, session }) => {
+                const users = listOf(def.users) ?? listOf(msg.payload);
+                if (!users) throw new ImsError(RED._('ims-group.errors.noInvitees'), 'IMS_NO_RECIPIENT');
+                await session.groups.invite(peer(RED, def.group, msg), users);
+            },
+            say: async ({ msg, session }) => {
+                const content = contentOf(msg.payload);
+                if (content.text === undefined && content.data === undefined) throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
+                await session.groups.say(peer(RED, def.group, msg), content.text, content.data);
+            },
+            list: async ({ session }) => listMessage(session, 'groups', session.state.list('groups')),
+        }, 'say');
+    }
+    RED.nodes.registerType('ims-group', ImsGroup);
+};

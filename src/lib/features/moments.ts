@@ -1,0 +1,61 @@
+// Scenario 2: moments on P/<user>; followers subscribe it. Blocking sends P/<blocked>/Inbox/Update/<me>/Unsub,
+// and the blocked account unfollows on receipt and will not follow again.
+
+import { Envelope, ImsMessage } from '../envelope';
+import { assertId, ImsError } from '../ids';
+import { OWNERS, SessionContext } from './context';
+
+export class Moments {
+    constructor(private readonly s: SessionContext) {}
+
+    post(text?: string, data?: Record<string, unknown>): Promise<Envelope> {
+        return this.s.publish(this.s.codec.moments(this.s.userId), { type: 'moment', text, data });
+    }
+
+    async follow(user: string): Promise<void> {
+        this.checkPeer(user);
+        if (this.s.state.has('blockedBy', user)) {
+            throw new ImsError(`${user} has blocked ${this.s.userId}: their moments cannot be followed`, 'IMS_BLOCKED');
+        }
+        this.s.state.add('following', user);
+        await this.s.hold(OWNERS.follow, [this.s.codec.moments(user)]);
+    }
+
+    async unfollow(user: string): Promise<void> {
+        this.checkPeer(user);
+        this.s.state.remove('following', user);
+        await this.s.release(OWNERS.follow, [this.s.codec.moments(user)]);
+    }
+
+    block(user: string): Promise<Envelope> {
+        this.checkPeer(user);
+        this.s.state.add('blocked', user);
+        return this.s.publish(this.s.codec.unsub(user, this.s.userId), { type: 'unsub', to: user });
+    }
+
+    /** Forgets a block locally; the seed's layout has no notice for it, so the other side is not told. */
+    unblock(user: string): void {
+        this.checkPeer(user);
+        this.s.state.remove('blocked', user);
+    }
+
+    /** The topics to hold at login. */
+    topics(): string[] {
+        return this.s.state.list('following').map((user) => this.s.codec.moments(user));
+    }
+
+    /** False for a post that should not be delivered (from someone no longer followed). */
+    async receive(message: ImsMessage): Promise<boolean> {
+        if (message.type === 'unsub') {
+            this.s.state.add('blockedBy', message.from);
+            if (this.s.state.has('following', message.from)) await this.unfollow(message.from);
+            return true;
+        }
+        return this.s.state.has('following', message.from);
+    }
+
+    private checkPeer(user: string): void {
+        assertId('user', user, this.s.codec.rules);
+        if (user === this.s.userId) throw new ImsError(`${user} cannot follow or block itself`, 'IMS_SELF');
+    }
+}

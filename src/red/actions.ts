@@ -1,0 +1,62 @@
+// The input side of every IM node: pick the action (the node's configured action wins over msg.action,
+// as in Node-RED's core nodes), run it, send what it returns, and end with done() or a catchable error.
+
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import { ImsError } from '../lib/ids';
+import { ImsSession } from '../lib/session';
+import { Binding } from './imsNode';
+import { ImsNodeMessage } from './messages';
+
+export interface ActionContext {
+    msg: ImsNodeMessage;
+    session: ImsSession;
+    /** Sends progress messages before the action ends. */
+    send(msg: NodeMessage): void;
+}
+
+export type ActionHandler = (ctx: ActionContext) => Promise<NodeMessage | void>;
+
+/** `configured` is the node's setting ('' or undefined: take msg.action, then `fallback`). */
+export function handleActions(
+    RED: NodeAPI, node: Node, binding: Binding | undefined, configured: string | undefined,
+    actions: Record<string, ActionHandler>, fallback: string,
+): void {
+    node.on('input', (msg: ImsNodeMessage, send, done) => {
+        if (!binding) {
+            done(new Error(RED._('ims-config.errors.missingConfig')));
+            return;
+        }
+        const name = configured || (typeof msg.action === 'string' && msg.action) || fallback;
+        const run = async (): Promise<NodeMessage | void> => {
+            const handler = Object.prototype.hasOwnProperty.call(actions, name) ? actions[name] : undefined;
+            if (!handler) {
+                throw new ImsError(RED._('ims-config.errors.unknownAction', { action: name, known: Object.keys(actions).join(', ') }), 'IMS_UNKNOWN_ACTION');
+            }
+            return handler({ msg, session: binding.account.requireSession(), send: (m) => send(m) });
+        };
+        run().then((out) => {
+            binding.restoreStatus();
+            if (out) send(out);
+            done();
+        }, (error) => binding.fail(error, done));
+    });
+}
+
+/** The peer an action is about: the node's setting, else msg.topic. */
+export function peer(RED: NodeAPI, configured: string | undefined, msg: ImsNodeMessage): string {
+    const value = configured || (typeof msg.topic === 'string' ? msg.topic : '');
+    if (!value) throw new ImsError(RED._('ims-config.errors.noPeer'), 'IMS_NO_RECIPIENT');
+    return value;
+}
+
+/** User IDs from an array or a comma/space separated string; undefined when there are none. */
+export function listOf(value: unknown): string[] | undefined {
+    const items = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(/[\s,]+/) : [];
+    const ids = items.map((s) => s.trim()).filter(Boolean);
+    return ids.length > 0 ? ids : undefined;
+}
+
+/** A list reply: msg.topic is the account, msg.payload the list. */
+export function listMessage(session: ImsSession, type: string, payload: unknown): NodeMessage {
+    return { topic: session.userId, payload, ims: { type, from: session.userId } } as NodeMessage;
+}
