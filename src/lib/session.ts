@@ -217,6 +217,8 @@ export class ImsSession extends EventEmitter implements SessionContext {
                 return this.groups.receive(message);
             case 'presence':
                 return this.presence.receive(message);
+            case 'system':
+                return this.broadcast.receive(message);
             default:
                 return true;
         }

@@ -1,5 +1,5 @@
 // One message shape in and out: what a receiving node sends is what a sending node takes, so a reply
-// is one function node away. msg.topic is the peer (user or group), msg.payload the text or the data.
+// is one function node away. msg.topic is the peer (user, group or region), msg.payload the text or data.
 
 import type { NodeMessage } from 'node-red';
 import { ImsMessage } from '../lib/envelope';
@@ -30,7 +30,8 @@ export function toNodeRedMessage(message: ImsMessage): ImsNodeMessage & { ims: I
     if (message.region !== undefined) ims.region = message.region;
     if (message.data !== undefined) ims.data = message.data;
     return {
-        topic: message.group ?? message.from,
+        // The peer: the group for group traffic, the region for system pushes, else the sender.
+        topic: message.group ?? (message.type === 'system' ? message.region : undefined) ?? message.from,
         payload: message.text !== undefined ? message.text : (message.data ?? {}),
         ims,
     };

@@ -6,7 +6,10 @@ const helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
 const NODES = Object.keys(require('../../package.json')['node-red'].nodes);
-const nodeModules = NODES.map((name) => require(`../../nodes/${name}.js`));
+// Core nodes that example flows and tests use beside ours.
+const CORE = ['function/10-function.js', 'common/21-debug.js', 'common/20-inject.js', 'function/15-change.js', 'function/10-switch.js']
+    .map((file) => require(`@node-red/nodes/core/${file}`));
+const nodeModules = [...NODES.map((name) => require(`../../nodes/${name}.js`)), ...CORE];
 
 /**
  * Loads a flow into the runtime: every non-config node goes on one tab, as in the editor, so Catch and
@@ -71,14 +74,25 @@ function nextError(node, ms = 5000) {
 async function connected(configNode, ms = 5000) {
     const session = configNode.account.session;
     const deadline = Date.now() + ms;
-    // The account logs in once the deploy's nodes have registered (one tick after the first).
-    while (session.connection.state === 'idle' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    await session.connection.whenConnected(ms);
+    // The account logs in once the deploy's nodes have registered (one tick after the first), and may
+    // be between reconnect attempts: poll rather than fail on the last attempt's error.
+    while (!session.connection.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (!session.connection.connected) throw new Error(`${session.userId} is not connected after ${ms} ms (${session.connection.state})`);
     while (session.connection.subscriptions.size > session.connection.ackedCount && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
     }
 }
 
+/** Unloads the flow and forgets every account's state (kept in global context), so tests start clean. */
+async function unloadAll() {
+    const anyNode = helper.getNode('tab1') || helper.getNode('cfgA') || helper.getNode('cfgUserA');
+    const globalContext = anyNode?.context?.().global;
+    if (globalContext) {
+        for (const key of globalContext.keys()) if (key.startsWith('ims_state_')) globalContext.set(key, undefined);
+    }
+    await helper.unload();
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { helper, load, nodeModules, account, nextMessage, waitForStatus, nextError, connected, sleep };
+module.exports = { helper, load, unloadAll, nodeModules, account, nextMessage, waitForStatus, nextError, connected, sleep };

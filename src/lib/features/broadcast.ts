@@ -1,7 +1,7 @@
 // Scenario 4 (greetings: one inbox publish per friend, paced) and scenario 5 (regional system push on
 // P/System/<region>, which users subscribe for their own region).
 
-import { Envelope } from '../envelope';
+import { Envelope, ImsMessage } from '../envelope';
 import { assertId, ImsError } from '../ids';
 import { PacedResult, sendPaced } from '../pacing';
 import { OWNERS, SessionContext } from './context';
@@ -44,5 +44,10 @@ export class Broadcast {
 
     topics(): string[] {
         return this.region ? [this.s.codec.system(this.region)] : [];
+    }
+
+    /** Only the current region's pushes: a persistent session may still hold an old region's topic. */
+    receive(message: ImsMessage): boolean {
+        return message.region !== undefined && message.region === this.region;
     }
 }

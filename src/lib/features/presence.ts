@@ -39,10 +39,14 @@ export class Presence {
         return this.enabled ? this.s.state.list('friends').map((user) => this.s.codec.presence(user)) : [];
     }
 
-    /** True when the status changed (a retained repeat after a reconnect is not news). */
+    /**
+     * True when a friend's status changed (a retained repeat after a reconnect is not news). Others'
+     * presence is ignored: a persistent session may still hold a subscription the account let go.
+     */
     receive(message: ImsMessage): boolean {
         const status = message.data?.status;
         if (status !== 'online' && status !== 'offline') return false;
+        if (!this.s.state.has('friends', message.from)) return false;
         if (this.known.get(message.from) === status) return false;
         this.known.set(message.from, status);
         return true;

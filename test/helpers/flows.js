@@ -1,0 +1,69 @@
+'use strict';
+// Small builders for IM flows: accounts, IM nodes each wired to a helper node "<id>_out", and a
+// recorder that keeps everything a node emits so a test can check what did and did not arrive.
+
+const { helper, account, connected } = require('./red');
+
+/** ims-config nodes cfgA, cfgB... for users UserA, UserB... */
+function accounts(url, users, extra = {}) {
+    return users.map((u) => account(`cfg${u}`, `User${u}`, url, extra[u] || {}));
+}
+
+/** An IM node wired to its own helper node. */
+function imNode(type, id, user, props = {}) {
+    return [
+        { id, type, account: `cfg${user}`, ...props, wires: [[`${id}_out`]] },
+        { id: `${id}_out`, type: 'helper' },
+    ];
+}
+
+function send(id, msg) {
+    helper.getNode(id).receive(msg);
+}
+
+/** Keeps every message node `id` emits; `next(pred)` waits for one that matches. */
+function record(id) {
+    const out = helper.getNode(`${id}_out`);
+    const seen = [];
+    const waiters = [];
+    out.on('input', (msg) => {
+        seen.push(msg);
+        for (const w of [...waiters]) {
+            if (w.pred(msg)) {
+                waiters.splice(waiters.indexOf(w), 1);
+                clearTimeout(w.timer);
+                w.resolve(msg);
+            }
+        }
+    });
+    return {
+        seen,
+        next(pred = () => true, ms = 5000) {
+            const found = seen.find((m) => pred(m) && !m.__taken);
+            if (found) {
+                found.__taken = true;
+                return Promise.resolve(found);
+            }
+            return new Promise((resolve, reject) => {
+                const w = { pred, resolve: (m) => { m.__taken = true; resolve(m); }, timer: setTimeout(() => {
+                    waiters.splice(waiters.indexOf(w), 1);
+                    reject(new Error(`${id} emitted nothing matching within ${ms} ms; saw ${JSON.stringify(seen.map((m) => [m.topic, m.payload]))}`));
+                }, ms) };
+                waiters.push(w);
+            });
+        },
+        texts() { return seen.map((m) => m.payload); },
+    };
+}
+
+/** Waits for every account of the flow to be connected with its subscriptions acknowledged. */
+function allConnected(users) {
+    return Promise.all(users.map((u) => connected(helper.getNode(`cfg${u}`))));
+}
+
+/** Errors reaching the flow's Catch node (wired to helper "caught"). */
+function catchNode() {
+    return [{ id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] }, { id: 'caught', type: 'helper' }];
+}
+
+module.exports = { accounts, imNode, send, record, allConnected, catchNode };
