@@ -4,9 +4,9 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { ImsError } from './lib/ids';
 import { DEFAULT_GREETINGS_PER_SECOND } from './lib/features/broadcast';
-import { handleActions, listOf } from './red/actions';
+import { handleActions, listOf, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { contentOf, toNodeRedMessage } from './red/messages';
+import { toNodeRedMessage } from './red/messages';
 
 interface ImsBroadcastDef extends NodeDef {
     account: string;
@@ -32,8 +32,7 @@ export = function register(RED: NodeAPI): void {
         };
         handleActions(RED, node, binding, def.action, {
             greet: async ({ msg, session }) => {
-                const content = contentOf(msg.payload);
-                if (content.text === undefined && content.data === undefined) throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
+                const content = requireContent(RED, msg.payload);
                 const recipients = listOf(def.recipients) ?? (Array.isArray(msg.topic) ? listOf(msg.topic) : undefined);
                 const result = await session.broadcast.greet(content.text, content.data, recipients, rate, (done, total) => {
                     node.status({ fill: 'blue', shape: 'dot', text: RED._('ims-broadcast.status.progress', { done, total }) });
@@ -46,8 +45,7 @@ export = function register(RED: NodeAPI): void {
                 } as NodeMessage;
             },
             push: async ({ msg, session }) => {
-                const content = contentOf(msg.payload);
-                if (content.text === undefined && content.data === undefined) throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
+                const content = requireContent(RED, msg.payload);
                 await session.broadcast.push(region(msg), content.text, content.data);
             },
             region: async ({ msg, session }) => session.broadcast.setRegion(region(msg)),

@@ -3,9 +3,9 @@
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ImsError } from './lib/ids';
-import { handleActions, peer } from './red/actions';
+import { handleActions, peer, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { configOr, contentOf, toNodeRedMessage } from './red/messages';
+import { configOr, toNodeRedMessage } from './red/messages';
 
 interface ImsChatDef extends NodeDef {
     account: string;
@@ -25,10 +25,7 @@ export = function register(RED: NodeAPI): void {
         handleActions(RED, node, binding, undefined, {
             send: async ({ msg, session }) => {
                 const to = peer(RED, def.to, msg);
-                const content = contentOf(msg.payload);
-                if (content.text === undefined && content.data === undefined) {
-                    throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
-                }
+                const content = requireContent(RED, msg.payload);
                 const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
                 if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');
                 await session.sendChat(to, { ...content, clientId });

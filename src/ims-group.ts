@@ -3,9 +3,9 @@
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ImsError } from './lib/ids';
-import { handleActions, listMessage, listOf, peer } from './red/actions';
+import { handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { contentOf, toNodeRedMessage } from './red/messages';
+import { toNodeRedMessage } from './red/messages';
 
 interface ImsGroupDef extends NodeDef {
     account: string;
@@ -44,8 +44,7 @@ export = function register(RED: NodeAPI): void {
                 await session.groups.invite(peer(RED, def.group, msg), users);
             },
             say: async ({ msg, session }) => {
-                const content = contentOf(msg.payload);
-                if (content.text === undefined && content.data === undefined) throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
+                const content = requireContent(RED, msg.payload);
                 await session.groups.say(peer(RED, def.group, msg), content.text, content.data);
             },
             list: async ({ session }) => listMessage(session, 'groups', session.state.list('groups')),

@@ -2,10 +2,9 @@
 // followed users and the block notices received (after which that user is unfollowed).
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { ImsError } from './lib/ids';
-import { handleActions, listMessage, peer } from './red/actions';
+import { handleActions, listMessage, peer, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { contentOf, toNodeRedMessage } from './red/messages';
+import { toNodeRedMessage } from './red/messages';
 
 interface ImsMomentsDef extends NodeDef {
     account: string;
@@ -23,8 +22,7 @@ export = function register(RED: NodeAPI): void {
         });
         handleActions(RED, node, binding, def.action, {
             post: async ({ msg, session }) => {
-                const content = contentOf(msg.payload);
-                if (content.text === undefined && content.data === undefined) throw new ImsError(RED._('ims-chat.errors.empty'), 'IMS_EMPTY');
+                const content = requireContent(RED, msg.payload);
                 await session.moments.post(content.text, content.data);
             },
             follow: async ({ msg, session }) => session.moments.follow(peer(RED, def.user, msg)),

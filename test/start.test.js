@@ -97,6 +97,40 @@ describe('npm start', function () {
         }
     });
 
+    it('answers the README\'s mosquitto_pub/mosquitto_sub commands, pasted as they are', async function () {
+        const { execFileSync, spawn: spawnChild } = require('child_process');
+        const have = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return true; } catch { return false; } };
+        if (!have('mosquitto_sub') || !have('mosquitto_pub')) {
+            console.log('      (mosquitto-clients not installed: README commands not run)');
+            this.skip();
+        }
+        const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+        const section = readme.slice(readme.indexOf('### Talk to the demo bot'));
+        const lines = section.split('\n').filter((l) => /^mosquitto_(sub|pub) /.test(l)).map((l) => l.replace('-p 1883', `-p ${mqttPort}`));
+        const [subLine, ...pubLines] = lines;
+        assert.match(subLine, /^mosquitto_sub /);
+        assert.strictEqual(pubLines.length, 3);
+        // The subscriber runs as pasted, plus an end: 3 messages (the friend response, two replies) or 20 s.
+        const sub = spawnChild('sh', ['-c', `${subLine} -C 3 -W 20`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let received = '';
+        sub.stdout.on('data', (d) => { received += d; });
+        const done = new Promise((resolve) => sub.once('exit', resolve));
+        await new Promise((r) => setTimeout(r, 500)); // let it subscribe
+        for (const line of pubLines) {
+            execFileSync('sh', ['-c', line]);
+            await new Promise((r) => setTimeout(r, 300)); // keep the order of the conversation
+        }
+        await done;
+        const messages = received.trim().split('\n').map((l) => {
+            const space = l.indexOf(' ');
+            return { topic: l.slice(0, space), body: JSON.parse(l.slice(space + 1)) };
+        });
+        assert.deepStrictEqual(messages.map((m) => m.topic), ['IMS/UserA/Inbox/Add/GFResp/Bot', 'IMS/UserA/Inbox/Chat/Bot', 'IMS/UserA/Inbox/Chat/Bot']);
+        assert.strictEqual(messages[0].body.data.accepted, true);
+        assert.match(messages[1].body.text, /^Commands: /);
+        assert.match(messages[2].body.text, /^Hello! I am Bot/);
+    });
+
     it('stops cleanly on Ctrl-C and frees its ports', async function () {
         const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
         child.kill('SIGINT');

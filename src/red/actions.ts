@@ -5,7 +5,8 @@ import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { ImsError } from '../lib/ids';
 import { ImsSession } from '../lib/session';
 import { Binding } from './imsNode';
-import { ImsNodeMessage } from './messages';
+import { shared } from './i18n';
+import { contentOf, ImsNodeMessage } from './messages';
 
 export interface ActionContext {
     msg: ImsNodeMessage;
@@ -23,14 +24,14 @@ export function handleActions(
 ): void {
     node.on('input', (msg: ImsNodeMessage, send, done) => {
         if (!binding) {
-            done(new Error(RED._('ims-config.errors.missingConfig')));
+            done(new Error(shared(RED, 'errors.missingConfig')));
             return;
         }
         const name = configured || (typeof msg.action === 'string' && msg.action) || fallback;
         const run = async (): Promise<NodeMessage | void> => {
             const handler = Object.prototype.hasOwnProperty.call(actions, name) ? actions[name] : undefined;
             if (!handler) {
-                throw new ImsError(RED._('ims-config.errors.unknownAction', { action: name, known: Object.keys(actions).join(', ') }), 'IMS_UNKNOWN_ACTION');
+                throw new ImsError(shared(RED, 'errors.unknownAction', { action: name, known: Object.keys(actions).join(', ') }), 'IMS_UNKNOWN_ACTION');
             }
             return handler({ msg, session: binding.account.requireSession(), send: (m) => send(m) });
         };
@@ -45,8 +46,15 @@ export function handleActions(
 /** The peer an action is about: the node's setting, else msg.topic. */
 export function peer(RED: NodeAPI, configured: string | undefined, msg: ImsNodeMessage): string {
     const value = configured || (typeof msg.topic === 'string' ? msg.topic : '');
-    if (!value) throw new ImsError(RED._('ims-config.errors.noPeer'), 'IMS_NO_RECIPIENT');
+    if (!value) throw new ImsError(shared(RED, 'errors.noPeer'), 'IMS_NO_RECIPIENT');
     return value;
+}
+
+/** The text and data of msg.payload; an empty payload is an error (nothing to send). */
+export function requireContent(RED: NodeAPI, payload: unknown): { text?: string; data?: Record<string, unknown> } {
+    const content = contentOf(payload);
+    if (content.text === undefined && content.data === undefined) throw new ImsError(shared(RED, 'errors.empty'), 'IMS_EMPTY');
+    return content;
 }
 
 /** User IDs from an array or a comma/space separated string; undefined when there are none. */

@@ -5,6 +5,7 @@ import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
 import { ImsError } from '../lib/ids';
 import type { ParsedTopic } from '../lib/topics';
 import { Account, AccountUser } from './account';
+import { shared } from './i18n';
 
 export interface ImsConfigNode extends Node {
     account: Account;
@@ -25,8 +26,8 @@ export function bindToAccount(
 ): Binding | undefined {
     const config = RED.nodes.getNode(configId) as ImsConfigNode | null;
     if (!config?.account) {
-        node.status({ fill: 'red', shape: 'ring', text: RED._('ims-config.errors.missingConfig') });
-        node.error(RED._('ims-config.errors.missingConfig'));
+        node.status({ fill: 'red', shape: 'ring', text: shared(RED, 'errors.missingConfig') });
+        node.error(shared(RED, 'errors.missingConfig'));
         return undefined;
     }
     const account = config.account;

@@ -21,9 +21,14 @@ function send(id, msg) {
     helper.getNode(id).receive(msg);
 }
 
-/** Keeps every message node `id` emits; `next(pred)` waits for one that matches. */
+/** Keeps every message node `id` emits (to its helper "<id>_out"); `next(pred)` waits for one that matches. */
 function record(id) {
-    const out = helper.getNode(`${id}_out`);
+    return recordAt(`${id}_out`);
+}
+
+/** Keeps every message the helper node `id` receives. */
+function recordAt(id) {
+    const out = helper.getNode(id);
     const seen = [];
     const waiters = [];
     out.on('input', (msg) => {
@@ -66,4 +71,4 @@ function catchNode() {
     return [{ id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] }, { id: 'caught', type: 'helper' }];
 }
 
-module.exports = { accounts, imNode, send, record, allConnected, catchNode };
+module.exports = { accounts, imNode, send, record, recordAt, allConnected, catchNode };
