@@ -4,15 +4,17 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { ImsError } from './lib/ids';
 import { DEFAULT_GREETINGS_PER_SECOND } from './lib/features/broadcast';
-import { handleActions, listOf, requireContent } from './red/actions';
+import { evaluate, handleActions, listOf, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { toNodeRedMessage } from './red/messages';
+import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
 interface ImsBroadcastDef extends NodeDef {
     account: string;
     action: string;
     region: string;
+    regionType?: string;
     recipients: string;
+    recipientsType?: string;
     rate: string;
 }
 
@@ -25,15 +27,17 @@ export = function register(RED: NodeAPI): void {
             onMessage: (message) => node.send(toNodeRedMessage(message)),
         });
         const rate = Number(def.rate) > 0 ? Number(def.rate) : DEFAULT_GREETINGS_PER_SECOND;
-        const region = (msg: { topic?: unknown }): string => {
-            const value = def.region || (typeof msg.topic === 'string' ? msg.topic : '');
+        const region = async (msg: ImsNodeMessage): Promise<string> => {
+            const configured = await evaluate(RED, node, { value: def.region, type: def.regionType }, msg);
+            const value = configured ? String(configured) : typeof msg.topic === 'string' ? msg.topic : '';
             if (!value) throw new ImsError(RED._('ims-broadcast.errors.noRegion'), 'IMS_NO_RECIPIENT');
             return value;
         };
         handleActions(RED, node, binding, def.action, {
             greet: async ({ msg, session }) => {
                 const content = requireContent(RED, msg.payload);
-                const recipients = listOf(def.recipients) ?? (Array.isArray(msg.topic) ? listOf(msg.topic) : undefined);
+                const configured = await evaluate(RED, node, { value: def.recipients, type: def.recipientsType }, msg);
+                const recipients = listOf(configured) ?? (Array.isArray(msg.topic) ? listOf(msg.topic) : undefined);
                 const result = await session.broadcast.greet(content.text, content.data, recipients, rate, (done, total) => {
                     node.status({ fill: 'blue', shape: 'dot', text: RED._('ims-broadcast.status.progress', { done, total }) });
                 });
@@ -46,9 +50,9 @@ export = function register(RED: NodeAPI): void {
             },
             push: async ({ msg, session }) => {
                 const content = requireContent(RED, msg.payload);
-                await session.broadcast.push(region(msg), content.text, content.data);
+                await session.broadcast.push(await region(msg), content.text, content.data);
             },
-            region: async ({ msg, session }) => session.broadcast.setRegion(region(msg)),
+            region: async ({ msg, session }) => session.broadcast.setRegion(await region(msg)),
         }, 'greet');
     }
     RED.nodes.registerType('ims-broadcast', ImsBroadcast);

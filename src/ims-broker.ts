@@ -20,7 +20,7 @@ export = function register(RED: NodeAPI): void {
         const showClients = (count: number): void => {
             node.status({ fill: 'green', shape: 'dot', text: RED._('ims-broker.status.clients', { count }) });
         };
-        node.status({ fill: 'yellow', shape: 'ring', text: 'ims-broker.status.starting' });
+        node.status({ fill: 'yellow', shape: 'ring', text: RED._('ims-broker.status.starting') });
         const starting = EmbeddedBroker.start({
             port: Number(def.port) || 0,
             host: def.host || DEFAULT_HOST,

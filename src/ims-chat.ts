@@ -10,6 +10,7 @@ import { configOr, toNodeRedMessage } from './red/messages';
 interface ImsChatDef extends NodeDef {
     account: string;
     to: string;
+    toType?: string;
     via: 'inbox' | 'p2p';
     clientId: string;
 }
@@ -24,7 +25,7 @@ export = function register(RED: NodeAPI): void {
         });
         handleActions(RED, node, binding, undefined, {
             send: async ({ msg, session }) => {
-                const to = peer(RED, def.to, msg);
+                const to = await peer(RED, node, { value: def.to, type: def.toType }, msg);
                 const content = requireContent(RED, msg.payload);
                 const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
                 if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');

@@ -4,12 +4,13 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { handleActions, listMessage, peer } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { contentOf, toNodeRedMessage } from './red/messages';
+import { contentOf, ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
 interface ImsFriendRequestDef extends NodeDef {
     account: string;
     action: string;
     to: string;
+    toType?: string;
     autoAccept: boolean;
 }
 
@@ -33,11 +34,12 @@ export = function register(RED: NodeAPI): void {
             },
         });
         const text = (payload: unknown): string | undefined => contentOf(payload).text;
+        const friend = (msg: ImsNodeMessage): Promise<string> => peer(RED, node, { value: def.to, type: def.toType }, msg);
         handleActions(RED, node, binding, def.action, {
-            request: async ({ msg, session }) => { await session.friends.request(peer(RED, def.to, msg), text(msg.payload)); },
-            accept: async ({ msg, session }) => { await session.friends.respond(peer(RED, def.to, msg), true, text(msg.payload)); },
-            reject: async ({ msg, session }) => { await session.friends.respond(peer(RED, def.to, msg), false, text(msg.payload)); },
-            remove: async ({ msg, session }) => { await session.friends.remove(peer(RED, def.to, msg)); },
+            request: async ({ msg, session }) => { await session.friends.request(await friend(msg), text(msg.payload)); },
+            accept: async ({ msg, session }) => { await session.friends.respond(await friend(msg), true, text(msg.payload)); },
+            reject: async ({ msg, session }) => { await session.friends.respond(await friend(msg), false, text(msg.payload)); },
+            remove: async ({ msg, session }) => { await session.friends.remove(await friend(msg)); },
             list: async ({ session }) => listMessage(session, 'friends', {
                 friends: session.state.list('friends'),
                 requestsIn: session.state.list('requestsIn'),

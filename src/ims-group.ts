@@ -3,15 +3,17 @@
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ImsError } from './lib/ids';
-import { handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
+import { evaluate, handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { toNodeRedMessage } from './red/messages';
+import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
 interface ImsGroupDef extends NodeDef {
     account: string;
     action: string;
     group: string;
+    groupType?: string;
     users: string;
+    usersType?: string;
     autoJoin: boolean;
 }
 
@@ -34,18 +36,19 @@ export = function register(RED: NodeAPI): void {
                 }, (error: Error) => node.error(error.message, msg));
             },
         });
+        const group = (msg: ImsNodeMessage): Promise<string> => peer(RED, node, { value: def.group, type: def.groupType }, msg);
         handleActions(RED, node, binding, def.action, {
-            create: async ({ msg, session }) => session.groups.create(peer(RED, def.group, msg)),
-            join: async ({ msg, session }) => { await session.groups.join(peer(RED, def.group, msg)); },
-            leave: async ({ msg, session }) => { await session.groups.leave(peer(RED, def.group, msg)); },
+            create: async ({ msg, session }) => session.groups.create(await group(msg)),
+            join: async ({ msg, session }) => { await session.groups.join(await group(msg)); },
+            leave: async ({ msg, session }) => { await session.groups.leave(await group(msg)); },
             invite: async ({ msg, session }) => {
-                const users = listOf(def.users) ?? listOf(msg.payload);
+                const users = listOf(await evaluate(RED, node, { value: def.users, type: def.usersType }, msg)) ?? listOf(msg.payload);
                 if (!users) throw new ImsError(RED._('ims-group.errors.noInvitees'), 'IMS_NO_RECIPIENT');
-                await session.groups.invite(peer(RED, def.group, msg), users);
+                await session.groups.invite(await group(msg), users);
             },
             say: async ({ msg, session }) => {
                 const content = requireContent(RED, msg.payload);
-                await session.groups.say(peer(RED, def.group, msg), content.text, content.data);
+                await session.groups.say(await group(msg), content.text, content.data);
             },
             list: async ({ session }) => listMessage(session, 'groups', session.state.list('groups')),
         }, 'say');

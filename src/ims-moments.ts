@@ -4,12 +4,13 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { handleActions, listMessage, peer, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
-import { toNodeRedMessage } from './red/messages';
+import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
 interface ImsMomentsDef extends NodeDef {
     account: string;
     action: string;
     user: string;
+    userType?: string;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -20,15 +21,16 @@ export = function register(RED: NodeAPI): void {
             types: ['moment', 'unsub'],
             onMessage: (message) => node.send(toNodeRedMessage(message)),
         });
+        const user = (msg: ImsNodeMessage): Promise<string> => peer(RED, node, { value: def.user, type: def.userType }, msg);
         handleActions(RED, node, binding, def.action, {
             post: async ({ msg, session }) => {
                 const content = requireContent(RED, msg.payload);
                 await session.moments.post(content.text, content.data);
             },
-            follow: async ({ msg, session }) => session.moments.follow(peer(RED, def.user, msg)),
-            unfollow: async ({ msg, session }) => session.moments.unfollow(peer(RED, def.user, msg)),
-            block: async ({ msg, session }) => { await session.moments.block(peer(RED, def.user, msg)); },
-            unblock: async ({ msg, session }) => session.moments.unblock(peer(RED, def.user, msg)),
+            follow: async ({ msg, session }) => session.moments.follow(await user(msg)),
+            unfollow: async ({ msg, session }) => session.moments.unfollow(await user(msg)),
+            block: async ({ msg, session }) => { await session.moments.block(await user(msg)); },
+            unblock: async ({ msg, session }) => session.moments.unblock(await user(msg)),
             list: async ({ session }) => listMessage(session, 'following', {
                 following: session.state.list('following'),
                 blocked: session.state.list('blocked'),

@@ -41,7 +41,27 @@ const FORBIDDEN = /[/+#.\s\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}]/u;
 const STRICT_LEVEL = /^[A-Za-z0-9_-]+$/;
 const GID_PREFIX = /^GID[_-]/;
 
-const KIND_NAMES: Record<IdKind, string> = {
+/** Why an ID is invalid: a key (the editor translates it from its catalogues) and its parameters. */
+export interface IdProblem {
+    key: keyof typeof PROBLEM_TEXT;
+    params: { kind: IdKind; value: string; char?: string; prefix?: string };
+}
+
+/** English texts of the problems; the editor has the same keys under `ims-config.rules` in each language. */
+export const PROBLEM_TEXT = Object.freeze({
+    empty: '__name__ is empty',
+    forbiddenChar: '__name__ "__value__" contains __char__',
+    dollar: '__name__ "__value__" starts with "$", which brokers reserve',
+    strictCharset: '__name__ "__value__" has characters outside A-Z a-z 0-9 _ - (cloud MQ profile)',
+    at: '__name__ "__value__" contains "@", which separates GroupID and DeviceID in a Client ID',
+    reserved: '__name__ "__value__" is reserved by the topic layout',
+    userPrefix: '__name__ "__value__" starts with the group prefix "__prefix__"',
+    groupPrefix: '__name__ "__value__" must start with the group prefix "__prefix__" and add a name',
+    gid: '__name__ "__value__" must start with GID_ or GID- (cloud MQ profile)',
+});
+
+/** English names of the kinds; the editor has them under `ims-config.rules.kind`. */
+export const KIND_NAMES: Readonly<Record<IdKind, string>> = Object.freeze({
     user: 'user ID',
     group: 'group ID',
     region: 'region',
@@ -49,34 +69,34 @@ const KIND_NAMES: Record<IdKind, string> = {
     mqGroup: 'GroupID',
     parent: 'parent topic',
     groupPrefix: 'group prefix',
-};
+});
 
-/** Why `value` is not a valid ID of this kind, or null when it is. */
-export function idProblem(kind: IdKind, value: unknown, rules: IdRules): string | null {
-    const name = KIND_NAMES[kind];
-    if (typeof value !== 'string' || value.length === 0) return `${name} is empty`;
+/** Why `value` is not a valid ID of this kind, as a key and parameters; null when it is valid. */
+export function idProblemOf(kind: IdKind, value: unknown, rules: IdRules): IdProblem | null {
+    const problem = (key: IdProblem['key'], extra: Partial<IdProblem['params']> = {}): IdProblem => ({ key, params: { kind, value: String(value), ...extra } });
+    if (typeof value !== 'string' || value.length === 0) return problem('empty');
     const bad = FORBIDDEN.exec(value);
-    if (bad) return `${name} "${printable(value)}" contains ${describeChar(bad[0])}`;
-    if (value.startsWith('$')) return `${name} "${value}" starts with "$", which brokers reserve`;
-    if (rules.profile === 'cloud' && !STRICT_LEVEL.test(value)) {
-        return `${name} "${value}" has characters outside A-Z a-z 0-9 _ - (cloud MQ profile)`;
-    }
-    if ((kind === 'device' || kind === 'mqGroup') && value.includes('@')) {
-        return `${name} "${value}" contains "@", which separates GroupID and DeviceID in a Client ID`;
-    }
-    if ((kind === 'user' || kind === 'group') && RESERVED_NAMES.includes(value)) {
-        return `${name} "${value}" is reserved by the topic layout`;
-    }
-    if (kind === 'user' && rules.groupPrefix && value.startsWith(rules.groupPrefix)) {
-        return `user ID "${value}" starts with the group prefix "${rules.groupPrefix}"`;
-    }
-    if (kind === 'group' && (!value.startsWith(rules.groupPrefix) || value === rules.groupPrefix)) {
-        return `group ID "${value}" must start with the group prefix "${rules.groupPrefix}" and add a name`;
-    }
-    if (kind === 'mqGroup' && rules.profile === 'cloud' && !GID_PREFIX.test(value)) {
-        return `GroupID "${value}" must start with GID_ or GID- (cloud MQ profile)`;
-    }
+    if (bad) return { key: 'forbiddenChar', params: { kind, value: printable(value), char: describeChar(bad[0]) } };
+    if (value.startsWith('$')) return problem('dollar');
+    if (rules.profile === 'cloud' && !STRICT_LEVEL.test(value)) return problem('strictCharset');
+    if ((kind === 'device' || kind === 'mqGroup') && value.includes('@')) return problem('at');
+    if ((kind === 'user' || kind === 'group') && RESERVED_NAMES.includes(value)) return problem('reserved');
+    if (kind === 'user' && rules.groupPrefix && value.startsWith(rules.groupPrefix)) return problem('userPrefix', { prefix: rules.groupPrefix });
+    if (kind === 'group' && (!value.startsWith(rules.groupPrefix) || value === rules.groupPrefix)) return problem('groupPrefix', { prefix: rules.groupPrefix });
+    if (kind === 'mqGroup' && rules.profile === 'cloud' && !GID_PREFIX.test(value)) return problem('gid');
     return null;
+}
+
+/** Fills a problem text's __placeholders__; `name` is the kind's name in the same language. */
+export function formatProblem(template: string, name: string, params: IdProblem['params']): string {
+    const values: Record<string, string> = { name, value: params.value, char: params.char ?? '', prefix: params.prefix ?? '' };
+    return template.replace(/__(\w+)__/g, (whole, key: string) => (key in values ? values[key] : whole));
+}
+
+/** Why `value` is not a valid ID of this kind, in English, or null when it is. */
+export function idProblem(kind: IdKind, value: unknown, rules: IdRules): string | null {
+    const problem = idProblemOf(kind, value, rules);
+    return problem && formatProblem(PROBLEM_TEXT[problem.key], KIND_NAMES[kind], problem.params);
 }
 
 /** Throws an ImsError (code IMS_INVALID_ID) unless `value` is a valid ID of this kind. */

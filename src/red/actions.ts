@@ -43,9 +43,28 @@ export function handleActions(
     });
 }
 
-/** The peer an action is about: the node's setting, else msg.topic. */
-export function peer(RED: NodeAPI, configured: string | undefined, msg: ImsNodeMessage): string {
-    const value = configured || (typeof msg.topic === 'string' ? msg.topic : '');
+/** A node setting that may be typed: a plain string, or read from msg, flow, global or env at run time. */
+export interface TypedSetting {
+    value: string | undefined;
+    type?: string;
+}
+
+/** The setting's value for this message (undefined when blank). */
+export function evaluate(RED: NodeAPI, node: Node, setting: TypedSetting, msg: ImsNodeMessage): Promise<unknown> {
+    if (!setting.type || setting.type === 'str') return Promise.resolve(setting.value || undefined);
+    return new Promise((resolve, reject) => {
+        RED.util.evaluateNodeProperty(setting.value ?? '', setting.type as string, node, msg, (error: Error | null, value: unknown) => {
+            if (error) reject(error);
+            else resolve(value);
+        });
+    });
+}
+
+/** The peer an action is about: the node's setting (typed), else msg.topic. */
+export async function peer(RED: NodeAPI, node: Node, setting: TypedSetting, msg: ImsNodeMessage): Promise<string> {
+    const configured = await evaluate(RED, node, setting, msg);
+    const value = configured !== undefined && configured !== null && configured !== '' ? String(configured)
+        : typeof msg.topic === 'string' ? msg.topic : '';
     if (!value) throw new ImsError(shared(RED, 'errors.noPeer'), 'IMS_NO_RECIPIENT');
     return value;
 }

@@ -1,0 +1,81 @@
+// The editor side shared by every IMS node: ID validators that use the runtime's own rules
+// (window.ImsRules, built from src/lib/ids.ts), typed inputs for peers, and labels. Loaded once by
+// ims-config.html from /resources/<module>/.
+/* global RED, $ */
+(function () {
+    'use strict';
+
+    /** The rules of an account: its profile and group prefix, read live from its dialog when it is open. */
+    function rulesOf(account) {
+        var open = $('#node-config-input-profile').length > 0 && $('#node-config-input-groupPrefix').length > 0;
+        var profile = open ? $('#node-config-input-profile').val() : account && account.profile;
+        var prefix = open ? $('#node-config-input-groupPrefix').val() : account && account.groupPrefix;
+        return { profile: profile || 'standard', groupPrefix: prefix === undefined || prefix === null || prefix === '' ? 'Group' : prefix };
+    }
+
+    /** The account (ims-config) a node uses, as chosen in its dialog or saved. */
+    function accountOf(node) {
+        var chosen = $('#node-input-account').val();
+        var id = chosen && chosen !== '_ADD_' ? chosen : node.account;
+        return id ? RED.nodes.node(id) : null;
+    }
+
+    var NS = '@ims-mqtt/node-red-ims/ims-config:ims-config.rules.';
+
+    /** The problem with an ID in the editor's language, or null: the runtime's rules, this catalogue's words. */
+    function problemText(kind, value, rules) {
+        var problem = window.ImsRules.idProblemOf(kind, value, rules);
+        if (!problem) return null;
+        var p = problem.params;
+        return RED._(NS + problem.key, {
+            name: RED._(NS + 'kind.' + kind), value: p.value, char: p.char || '', prefix: p.prefix || '',
+            interpolation: { escapeValue: false },
+        });
+    }
+
+    /** A `validate` for an ID of `kind`; blank is allowed unless `required`. Returns true or the problem. */
+    function idValidator(kind, required) {
+        return function (value) {
+            if ((value === undefined || value === null || value === '') && !required) return true;
+            if (!window.ImsRules) return true; // the rules are still loading: the runtime checks again
+            var account = this && this.type === 'ims-config' ? this : accountOf(this || {});
+            var problem = problemText(kind, value, rulesOf(account));
+            return problem === null ? true : problem;
+        };
+    }
+
+    /** A `validate` for a typed field: only plain strings are IDs to check; msg/flow/global/env are read at run time. */
+    function typedIdValidator(kind, typeField, list) {
+        var check = idValidator(kind, false);
+        return function (value, opt) {
+            var type = $('#node-input-' + typeField).val() || (this && this[typeField]) || 'str';
+            if (type !== 'str' || value === '' || value === undefined) return true;
+            var items = list ? String(value).split(/[\s,]+/).filter(Boolean) : [value];
+            for (var i = 0; i < items.length; i++) {
+                var result = check.call(this, items[i], opt);
+                if (result !== true) return result;
+            }
+            return true;
+        };
+    }
+
+    var PEER_TYPES = ['str', 'msg', 'flow', 'global', 'env'];
+
+    /** Turns the text input for `field` into a typed input (string, msg, flow, global, env). */
+    function typedField(field) {
+        $('#node-input-' + field).typedInput({ default: 'str', typeField: $('#node-input-' + field + 'Type'), types: PEER_TYPES });
+    }
+
+    /** "Alice: request Bob" — the account's user, the action and the target, or the node's name. */
+    function label(node, fallback, target) {
+        if (node.name) return node.name;
+        var account = node.account ? RED.nodes.node(node.account) : null;
+        var parts = [];
+        if (account && account.userId) parts.push(account.userId + ':');
+        parts.push(node.action || fallback);
+        if (target && (!node[target + 'Type'] || node[target + 'Type'] === 'str') && node[target]) parts.push(node[target]);
+        return parts.join(' ');
+    }
+
+    window.ImsEditor = { problemText: problemText, idValidator: idValidator, typedIdValidator: typedIdValidator, typedField: typedField, label: label, rulesOf: rulesOf };
+})();
