@@ -53,7 +53,8 @@ function main() {
         process.exit(1);
     }
     linkPackage(userDir);
-    deployDemo(userDir);
+    // IMS_NO_DEMO=1 starts an empty editor (the browser tests import the demo from the Examples menu).
+    if (process.env.IMS_NO_DEMO !== '1') deployDemo(userDir);
     const editor = `http://${settings.uiHost}:${settings.uiPort}/`;
     console.log([
         '',
