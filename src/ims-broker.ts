@@ -1,8 +1,11 @@
 // ims-broker: an embedded MQTT broker, so a fresh install needs no broker of its own. Status shows how
-// many clients are connected; closing (redeploy, stop) frees the ports before the next start.
+// many clients are connected; closing (redeploy, stop) frees the ports before the next start. With
+// security on, it holds the IM accounts and enforces the seed's layout (see BrokerPolicy), and every
+// refusal comes out of the node's output.
 
-import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { DEFAULT_HOST, EmbeddedBroker } from './lib/broker';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { DEFAULT_HOST, EmbeddedBroker, parseAccounts, Refusal } from './lib/broker';
+import { ImsError } from './lib/ids';
 import { errorStatus } from './red/imsNode';
 
 interface ImsBrokerDef extends NodeDef {
@@ -10,26 +13,52 @@ interface ImsBrokerDef extends NodeDef {
     host: string;
     wsPort: string;
     wsPath: string;
+    security: boolean;
+    mqSemantics: boolean;
+    parentTopic: string;
+    groupPrefix: string;
+    groupIds: string;
 }
+
+interface ImsBrokerCredentials {
+    user?: string;
+    password?: string;
+    /** JSON: [{"user":"Alice","password":"…","system":false,"attributes":{"region":"Beijing"}}, …] */
+    accounts?: string;
+}
+
 
 export = function register(RED: NodeAPI): void {
     function ImsBroker(this: Node, def: ImsBrokerDef): void {
         RED.nodes.createNode(this, def);
         const node = this;
-        const creds = (node.credentials ?? {}) as { user?: string; password?: string };
+        const creds = (node.credentials ?? {}) as ImsBrokerCredentials;
         const showClients = (count: number): void => {
-            node.status({ fill: 'green', shape: 'dot', text: RED._('ims-broker.status.clients', { count }) });
+            node.status({ fill: 'green', shape: 'dot', text: RED._(def.security ? 'ims-broker.status.secured' : 'ims-broker.status.clients', { count }) });
         };
         node.status({ fill: 'yellow', shape: 'ring', text: RED._('ims-broker.status.starting') });
-        const starting = EmbeddedBroker.start({
-            port: Number(def.port) || 0,
-            host: def.host || DEFAULT_HOST,
-            wsPort: def.wsPort === '' || def.wsPort === undefined ? undefined : Number(def.wsPort),
-            wsPath: def.wsPath || undefined,
-            username: creds.user || undefined,
-            password: creds.password || undefined,
-        }).then((broker) => {
+        const starting = (async () => {
+            const security = def.security ? {
+                accounts: parseAccounts(creds.accounts),
+                parentTopic: def.parentTopic || undefined,
+                groupPrefix: def.groupPrefix || undefined,
+                mqSemantics: def.mqSemantics === true,
+                groupIds: def.groupIds ? def.groupIds.split(/[\s,]+/).filter(Boolean) : undefined,
+            } : undefined;
+            return EmbeddedBroker.start({
+                port: Number(def.port) || 0,
+                host: def.host || DEFAULT_HOST,
+                wsPort: def.wsPort === '' || def.wsPort === undefined ? undefined : Number(def.wsPort),
+                wsPath: def.wsPath || undefined,
+                username: creds.user || undefined,
+                password: creds.password || undefined,
+                security,
+            });
+        })().then((broker) => {
             broker.on('clients', showClients);
+            broker.on('refused', (refusal: Refusal) => {
+                node.send({ topic: refusal.user, payload: refusal, ims: { type: 'refused', event: refusal.action } } as NodeMessage);
+            });
             showClients(0);
             node.log(RED._('ims-broker.status.listening', { host: def.host || DEFAULT_HOST, port: broker.port }));
             return broker;
@@ -39,11 +68,35 @@ export = function register(RED: NodeAPI): void {
             node.error(err.message, { payload: err.message, topic: 'ims-broker' });
             return undefined;
         });
+
+        // The flow may add accounts and lift blocks: {action: "account", payload: {user, password, ...}}.
+        const brokerOrFail = async (): Promise<EmbeddedBroker> => {
+            const broker = await starting;
+            if (!broker?.policy) throw new ImsError(RED._('ims-broker.errors.notSecured'), 'IMS_CONFIG');
+            return broker;
+        };
+        node.on('input', (msg: NodeMessage & { action?: string; payload?: unknown }, _send, done) => {
+            const run = async (): Promise<void> => {
+                const broker = await brokerOrFail();
+                const body = (msg.payload ?? {}) as Record<string, unknown>;
+                if (msg.action === 'account') {
+                    const [account] = parseAccounts(JSON.stringify([body]));
+                    broker.setAccount(account);
+                } else if (msg.action === 'unblock') {
+                    if (typeof body.blocker !== 'string' || typeof body.blocked !== 'string') throw new ImsError(RED._('ims-broker.errors.unblock'), 'IMS_CONFIG');
+                    broker.policy?.unblock(body.blocker, body.blocked);
+                } else {
+                    throw new ImsError(RED._('ims-broker.errors.unknownAction', { action: String(msg.action) }), 'IMS_UNKNOWN_ACTION');
+                }
+            };
+            run().then(() => done(), (error: Error) => done(error));
+        });
+
         node.on('close', (done: () => void) => {
             starting.then((broker) => broker?.close()).catch((error: Error) => node.warn(error.message)).finally(done);
         });
     }
     RED.nodes.registerType('ims-broker', ImsBroker, {
-        credentials: { user: { type: 'text' }, password: { type: 'password' } },
+        credentials: { user: { type: 'text' }, password: { type: 'password' }, accounts: { type: 'password' } },
     });
 };

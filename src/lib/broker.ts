@@ -6,7 +6,10 @@ import { createServer as createHttpServer, Server as HttpServer } from 'http';
 import { AddressInfo, createServer as createTcpServer, Server as TcpServer, Socket } from 'net';
 import { timingSafeEqual } from 'crypto';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { Aedes, AuthenticateError } from 'aedes' with { 'resolution-mode': 'import' };
+import type { Aedes, AuthenticateError, Client } from 'aedes' with { 'resolution-mode': 'import' };
+import { BrokerIdentity, BrokerPolicy } from './brokerPolicy';
+import { ImsError, parseClientId } from './ids';
+import { CodecOptions, TopicCodec } from './topics';
 
 export interface BrokerOptions {
     /** TCP port; 0 picks a free one. */
@@ -19,7 +22,50 @@ export interface BrokerOptions {
     /** When set, every client must log in with this user name and password. */
     username?: string;
     password?: string;
+    /** IM accounts and the rules of the seed's layout, enforced; see BrokerPolicy. */
+    security?: BrokerSecurity;
 }
+
+export interface BrokerAccount {
+    user: string;
+    password: string;
+    system?: boolean;
+    attributes?: Record<string, string>;
+}
+
+export interface BrokerSecurity extends CodecOptions {
+    accounts: BrokerAccount[];
+    /** Cloud MQ semantics: Client IDs must be <known GroupID>@@@<DeviceID>, other parent topics are refused. */
+    mqSemantics?: boolean;
+    /** GroupIDs a Client ID may use under MQ semantics (default GID_IMS). */
+    groupIds?: string[];
+}
+
+/** Accounts from the node's credentials; a clear error for JSON that is not a list of accounts. */
+export function parseAccounts(text: string | undefined): BrokerAccount[] {
+    if (!text || !text.trim()) return [];
+    const value: unknown = JSON.parse(text);
+    if (!Array.isArray(value)) throw new ImsError('Accounts must be a JSON list', 'IMS_CONFIG');
+    return value.map((a, i) => {
+        if (!a || typeof a.user !== 'string' || typeof a.password !== 'string') {
+            throw new ImsError(`Account ${i + 1} needs "user" and "password" strings`, 'IMS_CONFIG');
+        }
+        return { user: a.user, password: a.password, system: a.system === true, attributes: a.attributes ?? {} };
+    });
+}
+
+/** A publish or subscription the broker refused, for the node's output. */
+export interface Refusal {
+    user: string;
+    clientId: string;
+    action: 'connect' | 'publish' | 'subscribe';
+    topic: string;
+    reason: string;
+}
+
+/** Where a refused publish goes: acknowledged (MQTT 3.1.1 has no refusal for it) and delivered to nobody. */
+const DROPPED = '$IMS/dropped';
+type ImsClient = Client & { ims?: BrokerIdentity; imsEmptyId?: boolean };
 
 export const DEFAULT_HOST = '127.0.0.1';
 const LISTEN_RETRIES = 10;
@@ -27,6 +73,7 @@ const LISTEN_RETRY_MS = 200;
 
 export declare interface EmbeddedBroker {
     on(event: 'clients', listener: (count: number) => void): this;
+    on(event: 'refused', listener: (refusal: Refusal) => void): this;
     on(event: 'clientError', listener: (clientId: string, error: Error) => void): this;
 }
 
@@ -35,16 +82,26 @@ export class EmbeddedBroker extends EventEmitter {
     private tcp: TcpServer | undefined;
     private http: HttpServer | undefined;
     private wss: WebSocketServer | undefined;
+    readonly policy: BrokerPolicy | undefined;
+    private readonly accounts = new Map<string, BrokerAccount>();
+    /** user → Client IDs it logged in with, to reach its offline sessions too. */
+    private readonly devices = new Map<string, Set<string>>();
 
     private constructor(readonly aedes: Aedes, readonly options: BrokerOptions) {
         super();
+        const security = options.security;
+        if (security) {
+            this.policy = new BrokerPolicy(new TopicCodec(security), { mqSemantics: security.mqSemantics });
+            for (const account of security.accounts) this.setAccount(account);
+        }
     }
 
     static async start(options: BrokerOptions): Promise<EmbeddedBroker> {
         // aedes is ESM only; a dynamic import() loads it from this CommonJS build.
         const { Aedes } = await import('aedes');
-        const aedes = await Aedes.createBroker({ authenticate: authenticator(options) });
+        const aedes = await Aedes.createBroker();
         const broker = new EmbeddedBroker(aedes, options);
+        broker.installHooks();
         try {
             await broker.listen();
         } catch (error) {
@@ -52,6 +109,11 @@ export class EmbeddedBroker extends EventEmitter {
             throw error;
         }
         return broker;
+    }
+
+    /** Adds or replaces an account (from the node's settings or the flow). */
+    setAccount(account: BrokerAccount): void {
+        this.accounts.set(account.user, account);
     }
 
     get port(): number {
@@ -99,6 +161,105 @@ export class EmbeddedBroker extends EventEmitter {
         this.aedes.on('clientError', (client, error) => this.emit('clientError', client?.id ?? '', error));
     }
 
+    private installHooks(): void {
+        const aedes = this.aedes;
+        // MQTT 3.1.1 [MQTT-3.1.3-8]: a zero-length Client ID with clean session off gets CONNACK 0x02;
+        // aedes would invent an ID. preConnect sees the raw packet, authenticate answers with the code.
+        aedes.preConnect = (client, packet, done) => {
+            (client as ImsClient).imsEmptyId = !packet.clientId && !packet.clean;
+            done(null, true);
+        };
+        aedes.authenticate = (client, username, password, done) => {
+            const c = client as ImsClient;
+            const fail = (returnCode: 2 | 4 | 5, message: string): void => {
+                this.emit('refused', { user: username ?? '', clientId: c.imsEmptyId ? '' : client.id, action: 'connect', topic: '', reason: message });
+                done(Object.assign(new Error(message), { returnCode }) as AuthenticateError, false);
+            };
+            if (c.imsEmptyId) return fail(2, 'a zero-length Client ID needs clean session');
+            const secret = password?.toString('utf8') ?? '';
+            if (!this.policy) {
+                const open = !this.options.username && !this.options.password;
+                if (open || (sameSecret(username ?? '', this.options.username ?? '') && sameSecret(secret, this.options.password ?? ''))) return done(null, true);
+                return fail(4, 'Bad user name or password');
+            }
+            const account = username ? this.accounts.get(username) : undefined;
+            if (!account || !sameSecret(secret, account.password)) return fail(4, 'Bad user name or password');
+            if (this.options.security?.mqSemantics) {
+                const groupIds = this.options.security.groupIds ?? ['GID_IMS'];
+                let mqGroupId: string;
+                try {
+                    mqGroupId = parseClientId(client.id, this.policy.codec.rules).mqGroupId;
+                } catch (error) {
+                    return fail(2, (error as Error).message);
+                }
+                if (!groupIds.includes(mqGroupId)) return fail(2, `GroupID ${mqGroupId} is not known to this broker`);
+            }
+            c.ims = { user: account.user, clientId: client.id, system: account.system === true, attributes: { ...account.attributes } };
+            this.deviceSet(account.user).add(client.id);
+            return done(null, true);
+        };
+        aedes.authorizeSubscribe = (client, sub, done) => {
+            const identity = (client as ImsClient).ims;
+            if (!this.policy || sub.topic.startsWith('$IMS')) return done(null, sub.topic.startsWith('$IMS') ? null : sub);
+            if (!identity) return done(null, null);
+            const decision = this.policy.canSubscribe(identity, sub.topic);
+            if (decision.ok) return done(null, sub);
+            this.emit('refused', { user: identity.user, clientId: identity.clientId, action: 'subscribe', topic: sub.topic, reason: decision.reason });
+            return done(null, null); // SUBACK 0x80, the connection stays up
+        };
+        aedes.authorizePublish = (client, packet, done) => {
+            if (packet.topic.startsWith('$SYS') || packet.topic.startsWith('$IMS')) return done(new Error(`${packet.topic} is reserved`));
+            const identity = (client as ImsClient | null)?.ims;
+            if (!this.policy || !client) return done(null); // a stored will published after a restart was checked when it was set
+            if (!identity) return done(new Error('not logged in'));
+            const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
+            const decision = this.policy.canPublish(identity, packet.topic, payload);
+            if (!decision.ok) {
+                this.emit('refused', { user: identity.user, clientId: identity.clientId, action: 'publish', topic: packet.topic, reason: decision.reason });
+                packet.topic = DROPPED;
+                packet.retain = false;
+                return done(null);
+            }
+            const effect = this.policy.observe(identity, packet.topic, payload);
+            if (effect.unsubscribe) this.unsubscribeUser(effect.unsubscribe.user, effect.unsubscribe.topics);
+            if (this.options.security?.mqSemantics) this.deliverP2p(packet, payload);
+            return done(null);
+        };
+    }
+
+    /**
+     * MQ semantics: P/p2p/<clientId> reaches that device without a subscription of its own. A device
+     * that did subscribe gets it through the subscription instead, so never twice.
+     */
+    private deliverP2p(packet: { topic: string; qos: number }, payload: Buffer): void {
+        const parsed = this.policy?.codec.parse(packet.topic);
+        if (parsed?.kind !== 'p2p' || !parsed.clientId) return;
+        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> }).clients;
+        const target = clients[parsed.clientId];
+        if (!target || target.subscriptions[packet.topic]) return;
+        target.publish({ cmd: 'publish', topic: packet.topic, payload, qos: Math.min(packet.qos, 1), retain: false, dup: false } as never, () => undefined);
+    }
+
+    /** Removes a user's subscriptions on every device, connected or not (a block). */
+    private unsubscribeUser(user: string, topics: string[]): void {
+        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient> }).clients;
+        for (const clientId of this.devices.get(user) ?? []) {
+            const client = clients[clientId];
+            if (client) {
+                client.unsubscribe(topics as never, () => undefined);
+            } else {
+                const persistence = (this.aedes as unknown as { persistence: { removeSubscriptions(c: { id: string }, t: string[]): Promise<unknown> } }).persistence;
+                Promise.resolve(persistence.removeSubscriptions({ id: clientId }, topics)).catch(() => undefined);
+            }
+        }
+    }
+
+    private deviceSet(user: string): Set<string> {
+        let set = this.devices.get(user);
+        if (!set) this.devices.set(user, (set = new Set()));
+        return set;
+    }
+
     /** Keeps every socket so close() can end them, and turns Nagle off: IM is many small packets. */
     private track(server: TcpServer | HttpServer): void {
         server.on('connection', (socket: Socket) => {
@@ -107,23 +268,6 @@ export class EmbeddedBroker extends EventEmitter {
             socket.once('close', () => this.sockets.delete(socket));
         });
     }
-}
-
-function authenticator(options: BrokerOptions) {
-    return (_client: unknown, username: string | undefined, password: Buffer | undefined,
-        done: (error: AuthenticateError | null, success: boolean | null) => void): void => {
-        if (!options.username && !options.password) {
-            done(null, true);
-            return;
-        }
-        const ok = sameSecret(username ?? '', options.username ?? '') && sameSecret(password?.toString('utf8') ?? '', options.password ?? '');
-        if (ok) {
-            done(null, true);
-            return;
-        }
-        // CONNACK return code 4: bad user name or password.
-        done(Object.assign(new Error('Bad user name or password'), { returnCode: 4 }) as AuthenticateError, false);
-    };
 }
 
 function sameSecret(given: string, expected: string): boolean {

@@ -29,6 +29,20 @@ export declare interface ImsConnection {
     on(event: 'error', listener: (error: Error) => void): this;
 }
 
+/**
+ * The grants of a SUBSCRIBE. MQTT.js rejects the whole call when the SUBACK refuses any topic (0x80);
+ * the SUBACK is still on the error, its codes in the order of `topics`, so each topic is judged alone.
+ */
+async function grantsOf(subscribing: Promise<ISubscriptionGrant[]>, topics: string[]): Promise<ISubscriptionGrant[]> {
+    try {
+        return await subscribing;
+    } catch (error) {
+        const granted = (error as { packet?: { granted?: unknown } }).packet?.granted;
+        if (!Array.isArray(granted) || granted.length !== topics.length) throw error;
+        return topics.map((topic, i) => ({ topic, qos: (typeof granted[i] === 'number' ? granted[i] : REFUSED) as ISubscriptionGrant['qos'] }));
+    }
+}
+
 export class ImsConnection extends EventEmitter {
     readonly subscriptions = new SubscriptionTable();
     state: ConnectionState = 'idle';
@@ -187,7 +201,7 @@ export class ImsConnection extends EventEmitter {
             const batch: Record<string, { qos: QoS }> = {};
             for (const topic of topics.slice(i, i + SUBSCRIBE_BATCH)) batch[topic] = all[topic];
             this.subscribePackets++;
-            const granted: ISubscriptionGrant[] = await client.subscribeAsync(batch);
+            const granted = await grantsOf(client.subscribeAsync(batch), Object.keys(batch));
             for (const grant of granted) {
                 if (grant.qos >= REFUSED) refused.push(grant.topic);
                 else this.acked.set(grant.topic, grant.qos as QoS);
