@@ -3,6 +3,7 @@
 // (embedded broker + demo bot) deployed on its own tab. Other tabs of .node-red/flows.json are kept.
 
 const { spawn } = require('child_process');
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
@@ -12,6 +13,14 @@ const settings = require('./node-red-settings');
 const mqttPort = Number(process.env.IMS_MQTT_PORT) || 1883;
 const DEMO = path.join(root, 'examples', 'demo-bot.json');
 const DEMO_PORT = 1883; // the port written in the example file
+
+/** The demo's accounts, as the README states them. The broker enforces the IM rules for them. */
+const DEMO_ACCOUNTS = [
+    { user: 'Bot', password: 'bot-pass' },
+    { user: 'Alice', password: 'alice-pass', attributes: { region: 'Hangzhou' } },
+    { user: 'Bob', password: 'bob-pass', attributes: { region: 'Beijing' } },
+    { user: 'Carol', password: 'carol-pass', attributes: { region: 'Beijing' } },
+];
 
 function linkPackage(userDir) {
     // Node-RED loads packages from <userDir>/node_modules; a link keeps the working tree live.
@@ -31,7 +40,33 @@ function linkPackage(userDir) {
 function demoNodes(port) {
     const text = fs.readFileSync(DEMO, 'utf8')
         .split(`mqtt://127.0.0.1:${DEMO_PORT}`).join(`mqtt://127.0.0.1:${port}`);
-    return JSON.parse(text).map((n) => (n.type === 'ims-broker' ? { ...n, port: String(port) } : n));
+    // The example imports anywhere as an open broker; npm start runs it secured.
+    return JSON.parse(text).map((n) => (n.type === 'ims-broker' ? { ...n, port: String(port), security: true } : n));
+}
+
+/** The demo's secrets in Node-RED's credentials file (aes-256-ctr, as the runtime stores them), others kept. */
+function writeDemoCredentials(userDir, demo) {
+    const file = path.join(userDir, 'flows_cred.json');
+    const key = crypto.createHash('sha256').update(settings.credentialSecret).digest();
+    let creds = {};
+    if (fs.existsSync(file)) {
+        try {
+            const stored = JSON.parse(fs.readFileSync(file, 'utf8')).$;
+            const decipher = crypto.createDecipheriv('aes-256-ctr', key, Buffer.from(stored.slice(0, 32), 'hex'));
+            creds = JSON.parse(decipher.update(stored.slice(32), 'base64', 'utf8') + decipher.final('utf8'));
+        } catch {
+            creds = {}; // another secret or a damaged file: the demo's own credentials are written anew
+        }
+    }
+    const passwords = Object.fromEntries(DEMO_ACCOUNTS.map((a) => [a.user, a.password]));
+    for (const n of demo) {
+        if (n.type === 'ims-broker') creds[n.id] = { accounts: JSON.stringify(DEMO_ACCOUNTS) };
+        if (n.type === 'ims-config' && passwords[n.userId]) creds[n.id] = { password: passwords[n.userId] };
+    }
+    const iv = crypto.randomBytes(16);
+    const cipher = crypto.createCipheriv('aes-256-ctr', key, iv);
+    const encrypted = iv.toString('hex') + cipher.update(JSON.stringify(creds), 'utf8', 'base64') + cipher.final('base64');
+    fs.writeFileSync(file, JSON.stringify({ $: encrypted }));
 }
 
 function deployDemo(userDir) {
@@ -43,6 +78,7 @@ function deployDemo(userDir) {
     if (fs.existsSync(flowFile)) current = JSON.parse(fs.readFileSync(flowFile, 'utf8') || '[]');
     const kept = current.filter((n) => !demoIds.has(n.id) && !demoTabs.has(n.z));
     fs.writeFileSync(flowFile, JSON.stringify([...demo, ...kept], null, 2));
+    writeDemoCredentials(userDir, demo);
 }
 
 function main() {
@@ -60,8 +96,9 @@ function main() {
         '',
         `IMS demo: Node-RED editor at ${editor}`,
         `          embedded MQTT broker at mqtt://127.0.0.1:${mqttPort} (parent topic IMS)`,
-        `          try:  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -i GID_IMS@@@DeviceID_A -t 'IMS/UserA/Inbox/#' -v`,
-        `          and:  mosquitto_pub -h 127.0.0.1 -p ${mqttPort} -t IMS/Bot/Inbox/Chat/UserA -m hello`,
+        '          secured: accounts Bot, Alice, Bob, Carol with passwords bot-pass, alice-pass, bob-pass, carol-pass',
+        `          try:  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t 'IMS/Alice/Inbox/#' -v`,
+        `          and:  mosquitto_pub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t IMS/Bot/Inbox/Chat/Alice -m hello`,
         '          Ctrl-C stops it.',
         '',
     ].join('\n'));

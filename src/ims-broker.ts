@@ -70,18 +70,22 @@ export = function register(RED: NodeAPI): void {
         });
 
         // The flow may add accounts and lift blocks: {action: "account", payload: {user, password, ...}}.
-        const brokerOrFail = async (): Promise<EmbeddedBroker> => {
+        const brokerOrFail = async (needsSecurity: boolean): Promise<EmbeddedBroker> => {
             const broker = await starting;
-            if (!broker?.policy) throw new ImsError(RED._('ims-broker.errors.notSecured'), 'IMS_CONFIG');
+            if (!broker) throw new ImsError(RED._('ims-broker.errors.listen', { port: def.port, error: 'not running' }), 'IMS_CONFIG');
+            if (needsSecurity && !broker.policy) throw new ImsError(RED._('ims-broker.errors.notSecured'), 'IMS_CONFIG');
             return broker;
         };
         node.on('input', (msg: NodeMessage & { action?: string; payload?: unknown }, _send, done) => {
             const run = async (): Promise<void> => {
-                const broker = await brokerOrFail();
+                const broker = await brokerOrFail(msg.action === 'account' || msg.action === 'unblock');
                 const body = (msg.payload ?? {}) as Record<string, unknown>;
                 if (msg.action === 'account') {
                     const [account] = parseAccounts(JSON.stringify([body]));
                     broker.setAccount(account);
+                } else if (msg.action === 'vgroup') {
+                    if (typeof body.name !== 'string' || !Array.isArray(body.members)) throw new ImsError(RED._('ims-broker.errors.vgroup'), 'IMS_CONFIG');
+                    broker.setVirtualGroup(body.name, body.members.map(String));
                 } else if (msg.action === 'unblock') {
                     if (typeof body.blocker !== 'string' || typeof body.blocked !== 'string') throw new ImsError(RED._('ims-broker.errors.unblock'), 'IMS_CONFIG');
                     broker.policy?.unblock(body.blocker, body.blocked);

@@ -29,6 +29,7 @@ interface ImsConfigDef extends NodeDef {
     maxPayload: string;
     receiveOwn: boolean;
     presence: boolean;
+    virtualGroups: boolean;
     contextStore: string;
 }
 
@@ -86,6 +87,7 @@ export = function register(RED: NodeAPI): void {
             maxPayload: numberOr(def.maxPayload),
             receiveOwn: def.receiveOwn === true,
             presence: def.presence !== false,
+            virtualGroups: def.virtualGroups === true,
             broker: {
                 url: def.url,
                 protocolVersion: def.protocolVersion === '5' ? 5 : 4,

@@ -223,6 +223,77 @@ describe('secured embedded broker', function () {
     }
 });
 
+describe('virtual groups and attribute push', function () {
+    const clients = [];
+    let broker;
+    afterEach(async function () {
+        await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+        await broker.close();
+    });
+
+    it('delivers one publish to 10 000 members\' inboxes, each as if greeted one by one', async function () {
+        this.timeout(30000);
+        broker = await EmbeddedBroker.start({ port: 0 });
+        const url = `mqtt://127.0.0.1:${broker.port}`;
+        // An observer sees every inbox delivery; the members themselves subscribe nothing new.
+        const observer = await mqtt.connectAsync(url, { clientId: 'observer', reconnectPeriod: 0 });
+        clients.push(observer);
+        const seen = new Set();
+        observer.on('message', (topic, payload) => {
+            const body = JSON.parse(payload.toString());
+            if (body.type === 'greeting' && body.from === 'Alice' && !('members' in (body.data || {}))) seen.add(topic);
+        });
+        await observer.subscribeAsync('IMS/+/Inbox/Chat/Alice', { qos: 0 });
+        const members = Array.from({ length: 10000 }, (_, i) => `User${i}`);
+        const expansions = [];
+        broker.on('virtualGroup', (e) => expansions.push(e));
+        const alice = await mqtt.connectAsync(url, { clientId: 'GID_IMS@@@Alice_dev', reconnectPeriod: 0 });
+        clients.push(alice);
+        await alice.publishAsync('IMS/Alice/Greet/friends', envelope({ type: 'greeting', from: 'Alice', text: 'Happy New Year', data: { members } }), { qos: 1 });
+        assert.ok(await until(() => seen.size === 10000, 20000), `reached ${seen.size} of 10000`);
+        assert.ok(seen.has('IMS/User0/Inbox/Chat/Alice') && seen.has('IMS/User9999/Inbox/Chat/Alice'));
+        assert.deepStrictEqual(expansions, [{ sender: 'Alice', name: 'friends', members: 10000 }]);
+    });
+
+    it('reaches secured members who subscribed only their own inbox, and a flow-defined group', async function () {
+        broker = await EmbeddedBroker.start({ port: 0, security: { accounts: ACCOUNTS } });
+        const url = `mqtt://127.0.0.1:${broker.port}`;
+        const [alice, bob, carol] = await Promise.all(['Alice', 'Bob', 'Carol'].map((u) => login(url, u)));
+        clients.push(alice, bob, carol);
+        await Promise.all([bob, carol].map((c) => c.subscribeAsync(`IMS/${c.options.username}/Inbox/#`, { qos: 1 })));
+        broker.setVirtualGroup('team', ['Bob', 'Carol']);
+        await alice.publishAsync('IMS/Alice/Greet/team', envelope({ type: 'greeting', from: 'Alice', text: 'hi team' }), { qos: 1 });
+        assert.ok(await until(() => bob.received.length >= 1 && carol.received.length >= 1));
+        for (const c of [bob, carol]) {
+            const [topic, payload] = c.received[0];
+            assert.strictEqual(topic, `IMS/${c.options.username}/Inbox/Chat/Alice`);
+            assert.deepStrictEqual([JSON.parse(payload).type, JSON.parse(payload).text], ['greeting', 'hi team']);
+        }
+        // Only the sender itself may greet through P/<sender>/Greet/...
+        await bob.publishAsync('IMS/Alice/Greet/team', envelope({ type: 'greeting', text: 'forged' }), { qos: 1 });
+        await sleep(150);
+        assert.strictEqual(carol.received.length, 1);
+    });
+
+    it('pushes to users by attribute without them subscribing the region', async function () {
+        broker = await EmbeddedBroker.start({ port: 0, security: { accounts: ACCOUNTS } });
+        const url = `mqtt://127.0.0.1:${broker.port}`;
+        const [ops, bob, carol] = await Promise.all(['Ops', 'Bob', 'Carol'].map((u) => login(url, u)));
+        clients.push(ops, bob, carol);
+        await ops.publishAsync('IMS/System/Beijing', envelope({ type: 'system', from: 'Ops', text: 'Beijing only' }), { qos: 1 });
+        assert.ok(await until(() => carol.received.length >= 1), 'Carol (region Beijing) gets it without subscribing');
+        await sleep(150);
+        assert.strictEqual(JSON.parse(carol.received[0][1]).text, 'Beijing only');
+        assert.strictEqual(bob.received.length, 0, 'Bob has no such attribute');
+        // A user who did subscribe gets one copy, not two.
+        await carol.subscribeAsync('IMS/System/Beijing', { qos: 1 });
+        await ops.publishAsync('IMS/System/Beijing', envelope({ type: 'system', from: 'Ops', text: 'again' }), { qos: 1 });
+        assert.ok(await until(() => carol.received.length >= 2));
+        await sleep(150);
+        assert.strictEqual(carol.received.length, 2);
+    });
+});
+
 describe('embedded broker with cloud MQ semantics', function () {
     let broker;
     let url;

@@ -79,16 +79,18 @@ describe('npm start', function () {
     });
 
     it('runs the embedded broker, where an MQTT client chats with the demo bot', async function () {
-        const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'GID_IMS@@@DeviceID_A', reconnectPeriod: 0 });
+        // The demo broker is secured: log in as one of its accounts.
+        await assert.rejects(mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'GID_IMS@@@anon', reconnectPeriod: 0 }), (e) => e.code === 4);
+        const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'GID_IMS@@@DeviceID_B', username: 'Bob', password: 'bob-pass', reconnectPeriod: 0 });
         try {
-            await client.subscribeAsync('IMS/UserA/Inbox/#', { qos: 1 });
+            await client.subscribeAsync('IMS/Bob/Inbox/#', { qos: 1 });
             const reply = new Promise((resolve) => client.on('message', (topic, payload) => resolve([topic, JSON.parse(payload)])));
             // The bot subscribes once its account connects; retry the first message until it answers.
             const [topic, body] = await waitFor(async () => {
-                await client.publishAsync('IMS/Bot/Inbox/Chat/UserA', 'hello bot', { qos: 1 });
+                await client.publishAsync('IMS/Bot/Inbox/Chat/Bob', 'hello bot', { qos: 1 });
                 return Promise.race([reply, new Promise((r) => setTimeout(() => r(undefined), 1000))]);
             }, 20000, 'the bot\'s reply');
-            assert.strictEqual(topic, 'IMS/UserA/Inbox/Chat/Bot');
+            assert.strictEqual(topic, 'IMS/Bob/Inbox/Chat/Bot');
             assert.strictEqual(body.from, 'Bot');
             assert.strictEqual(body.type, 'chat');
             assert.match(body.text, /hello bot/);
@@ -125,7 +127,7 @@ describe('npm start', function () {
             const space = l.indexOf(' ');
             return { topic: l.slice(0, space), body: JSON.parse(l.slice(space + 1)) };
         });
-        assert.deepStrictEqual(messages.map((m) => m.topic), ['IMS/UserA/Inbox/Add/GFResp/Bot', 'IMS/UserA/Inbox/Chat/Bot', 'IMS/UserA/Inbox/Chat/Bot']);
+        assert.deepStrictEqual(messages.map((m) => m.topic), ['IMS/Alice/Inbox/Add/GFResp/Bot', 'IMS/Alice/Inbox/Chat/Bot', 'IMS/Alice/Inbox/Chat/Bot']);
         assert.strictEqual(messages[0].body.data.accepted, true);
         assert.match(messages[1].body.text, /^Commands: /);
         assert.match(messages[2].body.text, /^Hello! I am Bot/);

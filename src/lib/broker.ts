@@ -74,6 +74,7 @@ const LISTEN_RETRY_MS = 200;
 export declare interface EmbeddedBroker {
     on(event: 'clients', listener: (count: number) => void): this;
     on(event: 'refused', listener: (refusal: Refusal) => void): this;
+    on(event: 'virtualGroup', listener: (expansion: { sender: string; name: string; members: number }) => void): this;
     on(event: 'clientError', listener: (clientId: string, error: Error) => void): this;
 }
 
@@ -83,15 +84,19 @@ export class EmbeddedBroker extends EventEmitter {
     private http: HttpServer | undefined;
     private wss: WebSocketServer | undefined;
     readonly policy: BrokerPolicy | undefined;
+    readonly codec: TopicCodec;
     private readonly accounts = new Map<string, BrokerAccount>();
+    /** Virtual groups given by the flow: name → members. */
+    private readonly virtualGroups = new Map<string, string[]>();
     /** user → Client IDs it logged in with, to reach its offline sessions too. */
     private readonly devices = new Map<string, Set<string>>();
 
     private constructor(readonly aedes: Aedes, readonly options: BrokerOptions) {
         super();
         const security = options.security;
+        this.codec = new TopicCodec(security ?? {});
         if (security) {
-            this.policy = new BrokerPolicy(new TopicCodec(security), { mqSemantics: security.mqSemantics });
+            this.policy = new BrokerPolicy(this.codec, { mqSemantics: security.mqSemantics });
             for (const account of security.accounts) this.setAccount(account);
         }
     }
@@ -109,6 +114,11 @@ export class EmbeddedBroker extends EventEmitter {
             throw error;
         }
         return broker;
+    }
+
+    /** Names a virtual group (from the flow): one publish on P/<sender>/Greet/<name> reaches them all. */
+    setVirtualGroup(name: string, members: string[]): void {
+        this.virtualGroups.set(name, [...new Set(members)]);
     }
 
     /** Adds or replaces an account (from the node's settings or the flow). */
@@ -210,7 +220,11 @@ export class EmbeddedBroker extends EventEmitter {
         aedes.authorizePublish = (client, packet, done) => {
             if (packet.topic.startsWith('$SYS') || packet.topic.startsWith('$IMS')) return done(new Error(`${packet.topic} is reserved`));
             const identity = (client as ImsClient | null)?.ims;
-            if (!this.policy || !client) return done(null); // a stored will published after a restart was checked when it was set
+            if (!this.policy || !client) {
+                // An open broker (or a stored will after a restart): no identity to check; the layout's extras still apply.
+                if (client) this.serverSideDelivery(packet, undefined);
+                return done(null);
+            }
             if (!identity) return done(new Error('not logged in'));
             const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
             const decision = this.policy.canPublish(identity, packet.topic, payload);
@@ -223,8 +237,62 @@ export class EmbeddedBroker extends EventEmitter {
             const effect = this.policy.observe(identity, packet.topic, payload);
             if (effect.unsubscribe) this.unsubscribeUser(effect.unsubscribe.user, effect.unsubscribe.topics);
             if (this.options.security?.mqSemantics) this.deliverP2p(packet, payload);
+            this.serverSideDelivery(packet, identity);
             return done(null);
         };
+    }
+
+    /**
+     * What this broker adds to the seed's layout, beyond routing: a virtual group publish is expanded
+     * into each member's inbox, and a system push also reaches the users whose attributes match.
+     */
+    private serverSideDelivery(packet: { topic: string; qos: number; payload: unknown; retain: boolean }, identity: BrokerIdentity | undefined): void {
+        const parsed = this.codec.parse(packet.topic);
+        if (!parsed) return;
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
+        if (parsed.kind === 'vgroup' && parsed.from && parsed.group) {
+            this.expandVirtualGroup(identity?.user ?? parsed.from, parsed.group, payload, packet.qos);
+            packet.topic = DROPPED; // members get it in their inboxes; the list itself goes nowhere
+            packet.retain = false;
+        }
+        if (parsed.kind === 'system' && parsed.region) this.pushByAttribute(packet.topic, parsed.region, payload, packet.qos);
+    }
+
+    /** One greeting, delivered as P/<member>/Inbox/Chat/<sender> to each member, as if sent one by one. */
+    private expandVirtualGroup(sender: string, name: string, payload: Buffer, qos: number): void {
+        let body: Record<string, unknown> | undefined;
+        try {
+            body = payload.length && payload[0] === 0x7b ? JSON.parse(payload.toString('utf8')) : undefined;
+        } catch {
+            body = undefined;
+        }
+        const data = body && typeof body.data === 'object' && body.data !== null ? body.data as Record<string, unknown> : undefined;
+        const listed = Array.isArray(data?.members) ? (data?.members as unknown[]).filter((m): m is string => typeof m === 'string') : undefined;
+        const members = listed ?? this.virtualGroups.get(name) ?? (name === 'friends' ? this.policy?.friendsOf(sender) ?? [] : []);
+        if (data) delete data.members;
+        const delivered = body ? Buffer.from(JSON.stringify(body)) : payload;
+        let count = 0;
+        for (const member of new Set(members)) {
+            let topic: string;
+            try {
+                topic = this.codec.chat(member, sender);
+            } catch {
+                continue; // not a valid user ID: nobody to deliver to
+            }
+            count++;
+            this.aedes.publish({ cmd: 'publish', topic, payload: delivered, qos: Math.min(qos, 1), retain: false, dup: false } as never, () => undefined);
+        }
+        this.emit('virtualGroup', { sender, name, members: count });
+    }
+
+    /** A system push on P/System/<value> reaches connected users with an attribute of that value, subscribed or not. */
+    private pushByAttribute(topic: string, value: string, payload: Buffer, qos: number): void {
+        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> }).clients;
+        for (const client of Object.values(clients)) {
+            const attributes = client.ims?.attributes;
+            if (!attributes || !Object.values(attributes).includes(value) || client.subscriptions[topic]) continue;
+            client.publish({ cmd: 'publish', topic, payload, qos: Math.min(qos, 1), retain: false, dup: false } as never, () => undefined);
+        }
     }
 
     /**

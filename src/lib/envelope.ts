@@ -50,6 +50,7 @@ export const TYPES_BY_TOPIC: Record<TopicKind, readonly MessageType[]> = {
     group: ['group.message', 'group.join', 'group.leave'],
     system: ['system'],
     presence: ['presence'],
+    vgroup: ['greeting'],
 };
 
 export const DEFAULT_MAX_PAYLOAD = 256 * 1024;

@@ -50,6 +50,8 @@ export interface SessionOptions extends CodecOptions {
     receiveOwn?: boolean;
     /** Retained online/offline on P/<user>/Presence with the will as offline; on by default. */
     presence?: boolean;
+    /** The broker (ims-broker) expands virtual groups: a greeting to many is one publish. */
+    virtualGroups?: boolean;
     /** What the account remembered (friends, follows, groups...), restored before login. */
     state?: AccountStateData;
 }
@@ -110,7 +112,7 @@ export class ImsSession extends EventEmitter implements SessionContext {
         this.friends = new Friends(this, (user, added) => this.presence.watch(user, added));
         this.moments = new Moments(this);
         this.groups = new Groups(this);
-        this.broadcast = new Broadcast(this, this.region);
+        this.broadcast = new Broadcast(this, this.region, options.virtualGroups === true);
         this.presence = new Presence(this, options.presence ?? true);
         this.connection = new ImsConnection(this.connectionOptions(options.broker));
         this.connection.on('message', (topic, payload) => this.receive(topic, payload));

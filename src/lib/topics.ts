@@ -10,6 +10,7 @@
 //   P/<group>/<member>                 group chat
 //   P/System/<region>                  regional system push
 //   P/<user>/Presence                  presence (beyond the seed)
+//   P/<user>/Greet/<vgroup>            one greeting to a virtual group (embedded broker, beyond the seed)
 
 import {
     assertId, CLOUD_LIMITS, ImsError, IdRules, MQTT_STRING_BYTES, parseClientId, Profile, utf8Length,
@@ -17,7 +18,7 @@ import {
 
 export type TopicKind =
     | 'friend.request' | 'friend.response' | 'chat' | 'unsub' | 'group.invite'
-    | 'p2p' | 'moment' | 'group' | 'system' | 'presence';
+    | 'p2p' | 'moment' | 'group' | 'system' | 'presence' | 'vgroup';
 
 /** What a topic says: its kind and the IDs in its levels. `from` is the sender level where there is one. */
 export interface ParsedTopic {
@@ -42,6 +43,7 @@ const INBOX = 'Inbox';
 const P2P = 'p2p';
 const SYSTEM = 'System';
 const PRESENCE = 'Presence';
+const GREET = 'Greet';
 
 /** Inbox topics: the levels after `P/<to>/Inbox/`, with the sender level marked. */
 const INBOX_LAYOUT: Record<'friend.request' | 'friend.response' | 'chat' | 'unsub' | 'group.invite', string[]> = {
@@ -116,6 +118,11 @@ export class TopicCodec {
         return this.join([assertId('user', user, this.rules), PRESENCE]);
     }
 
+    /** One publish that a broker with virtual groups delivers to every member's inbox. */
+    virtualGroup(sender: string, name: string): string {
+        return this.join([assertId('user', sender, this.rules), GREET, assertId('region', name, this.rules)]);
+    }
+
     // --- parsing ----------------------------------------------------------------------------------
 
     /** What a received topic means, or null when it is not one of this app's topics. Never throws. */
@@ -138,6 +145,7 @@ export class TopicCodec {
         if (!this.isId('user', second)) return null;
         if (rest.length === 0) return { kind: 'moment', topic, from: second };
         if (rest.length === 1 && rest[0] === PRESENCE) return { kind: 'presence', topic, from: second };
+        if (rest.length === 2 && rest[0] === GREET && this.isId('region', rest[1])) return { kind: 'vgroup', topic, from: second, group: rest[1] };
         if (rest[0] !== INBOX) return null;
         return this.parseInbox(topic, second, rest.slice(1));
     }

@@ -64,7 +64,9 @@ class MosquittoUnderTest {
         const conf = path.join(this.dir, 'mosquitto.conf');
         const lines = [
             `listener ${this.port} 127.0.0.1`,
-            'allow_anonymous true',
+            `allow_anonymous ${this.options.passwordFile ? 'false' : 'true'}`,
+            ...(this.options.passwordFile ? [`password_file ${this.options.passwordFile}`] : []),
+            ...(this.options.aclFile ? [`acl_file ${this.options.aclFile}`] : []),
             'persistence false',
             'user root',
             'log_dest stderr',

@@ -9,7 +9,8 @@ import { OWNERS, SessionContext } from './context';
 export const DEFAULT_GREETINGS_PER_SECOND = 20;
 
 export class Broadcast {
-    constructor(private readonly s: SessionContext, private readonly configuredRegion: string | undefined) {}
+    /** `virtualGroups`: the broker (ims-broker) expands one publish to every member's inbox. */
+    constructor(private readonly s: SessionContext, private readonly configuredRegion: string | undefined, private readonly virtualGroups = false) {}
 
     /** The region in force: one set at run time wins over the configured one. */
     get region(): string | undefined {
@@ -24,6 +25,14 @@ export class Broadcast {
         const list = recipients ?? this.s.state.list('friends');
         if (list.length === 0) throw new ImsError(`${this.s.userId} has nobody to greet: no friends and no list given`, 'IMS_NO_RECIPIENT');
         for (const user of list) assertId('user', user, this.s.codec.rules);
+        const members = [...new Set(list)];
+        if (this.virtualGroups) {
+            // One publish; the broker delivers it to each member's inbox as P/<member>/Inbox/Chat/<me>.
+            await this.s.publish(this.s.codec.virtualGroup(this.s.userId, recipients ? 'list' : 'friends'),
+                { type: 'greeting', text, data: { ...data, members } });
+            onProgress?.(members.length, members.length);
+            return { ok: members, failed: [] };
+        }
         return sendPaced([...new Set(list)], perSecond, (to) => this.s.publish(this.s.codec.chat(to, this.s.userId), { type: 'greeting', to, text, data }), onProgress);
     }
 
