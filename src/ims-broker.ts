@@ -4,6 +4,7 @@
 // refusal comes out of the node's output.
 
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import * as path from 'path';
 import { DEFAULT_HOST, EmbeddedBroker, parseAccounts, Refusal } from './lib/broker';
 import { ImsError } from './lib/ids';
 import { errorStatus } from './red/imsNode';
@@ -18,6 +19,7 @@ interface ImsBrokerDef extends NodeDef {
     parentTopic: string;
     groupPrefix: string;
     groupIds: string;
+    persist: boolean;
 }
 
 interface ImsBrokerCredentials {
@@ -45,6 +47,9 @@ export = function register(RED: NodeAPI): void {
                 mqSemantics: def.mqSemantics === true,
                 groupIds: def.groupIds ? def.groupIds.split(/[\s,]+/).filter(Boolean) : undefined,
             } : undefined;
+            // Sessions, queued messages, retained presence and learned blocks live under the user directory.
+            const userDir = (RED.settings as { userDir?: string }).userDir;
+            const storeDir = def.persist !== false && userDir ? path.join(userDir, 'ims-broker', node.id) : undefined;
             return EmbeddedBroker.start({
                 port: Number(def.port) || 0,
                 host: def.host || DEFAULT_HOST,
@@ -53,6 +58,7 @@ export = function register(RED: NodeAPI): void {
                 username: creds.user || undefined,
                 password: creds.password || undefined,
                 security,
+                storeDir,
             });
         })().then((broker) => {
             broker.on('clients', showClients);

@@ -7,7 +7,8 @@ import { AddressInfo, createServer as createTcpServer, Server as TcpServer, Sock
 import { timingSafeEqual } from 'crypto';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Aedes, AuthenticateError, Client } from 'aedes' with { 'resolution-mode': 'import' };
-import { BrokerIdentity, BrokerPolicy } from './brokerPolicy';
+import * as fs from 'fs';
+import { BrokerIdentity, BrokerPolicy, PolicyState } from './brokerPolicy';
 import { ImsError, parseClientId } from './ids';
 import { CodecOptions, TopicCodec } from './topics';
 
@@ -24,6 +25,11 @@ export interface BrokerOptions {
     password?: string;
     /** IM accounts and the rules of the seed's layout, enforced; see BrokerPolicy. */
     security?: BrokerSecurity;
+    /**
+     * A directory for a disk store (LevelDB): persistent sessions with their queued QoS 1 messages,
+     * retained messages (presence) and what the policy learned survive a restart. In memory when unset.
+     */
+    storeDir?: string;
 }
 
 export interface BrokerAccount {
@@ -91,6 +97,8 @@ export class EmbeddedBroker extends EventEmitter {
     /** user → Client IDs it logged in with, to reach its offline sessions too. */
     private readonly devices = new Map<string, Set<string>>();
 
+    private store: DiskStore | undefined;
+
     private constructor(readonly aedes: Aedes, readonly options: BrokerOptions) {
         super();
         const security = options.security;
@@ -104,8 +112,15 @@ export class EmbeddedBroker extends EventEmitter {
     static async start(options: BrokerOptions): Promise<EmbeddedBroker> {
         // aedes is ESM only; a dynamic import() loads it from this CommonJS build.
         const { Aedes } = await import('aedes');
-        const aedes = await Aedes.createBroker();
+        const store = options.storeDir ? await DiskStore.open(options.storeDir) : undefined;
+        const aedes = await Aedes.createBroker(store ? { persistence: store.persistence as never } : {});
         const broker = new EmbeddedBroker(aedes, options);
+        broker.store = store;
+        if (store && broker.policy) {
+            const policy = broker.policy;
+            policy.load(await store.loadPolicy());
+            policy.onChange = () => store.savePolicy(() => policy.toJSON());
+        }
         broker.installHooks();
         try {
             await broker.listen();
@@ -147,6 +162,8 @@ export class EmbeddedBroker extends EventEmitter {
         for (const socket of this.sockets) socket.destroy();
         closing.push(new Promise<void>((resolve) => this.aedes.close(() => resolve())));
         await Promise.all(closing);
+        // aedes leaves its persistence open; LevelDB locks its directory until it is closed.
+        await this.store?.close();
     }
 
     private async listen(): Promise<void> {
@@ -163,6 +180,7 @@ export class EmbeddedBroker extends EventEmitter {
             this.wss.on('connection', (ws, req) => this.aedes.handle(createWebSocketStream(ws) as never, req as never));
             await listenWithRetry(http, this.options.wsPort, host);
         }
+        this.aedes.on('client', (client) => deliverAtHighestQos(client as unknown as DeliveringClient));
         const report = (): void => {
             this.emit('clients', this.aedes.connectedClients);
         };
@@ -337,6 +355,115 @@ export class EmbeddedBroker extends EventEmitter {
         });
     }
 }
+
+interface DeliveringClient {
+    subscriptions: Record<string, { qos?: number }>;
+    deliver0(packet: { topic: string; qos: number }, cb: () => void): void;
+    deliverQoS(packet: { topic: string; qos: number }, cb: () => void): void;
+}
+
+/**
+ * MQTT 3.1.1 [MQTT-3.3.5-1]: overlapping subscriptions deliver one copy at the highest QoS among
+ * them (capped by the published QoS). aedes drops the second copy but keeps the QoS of whichever
+ * subscription's delivery ran first, and binds that delivery function at SUBSCRIBE time; so each
+ * client's delivery functions are wrapped as it connects, before it subscribes anything.
+ */
+function deliverAtHighestQos(client: DeliveringClient): void {
+    const deliver0 = client.deliver0;
+    const deliverQoS = client.deliverQoS;
+    const raw = client.subscriptions;
+    const highest = (topic: string): number => {
+        let qos = 0;
+        for (const [filter, sub] of Object.entries(raw)) {
+            if ((sub.qos ?? 0) > qos && topicMatches(filter, topic)) qos = sub.qos ?? 0;
+        }
+        return qos;
+    };
+    const route = (packet: { topic: string; qos: number }, cb: () => void): void => {
+        const qos = Math.min(packet.qos, highest(packet.topic));
+        if (qos === 0) deliver0.call(client, packet, cb);
+        else deliverQoS.call(client, qos === packet.qos ? packet : { ...packet, qos }, cb);
+    };
+    client.deliver0 = route;
+    client.deliverQoS = route;
+    // deliverQoS then downgrades by the subscription stored under the exact topic, if any; reading it
+    // through this view gives the highest QoS that matches instead, so an overlapping exact
+    // subscription at a lower QoS cannot pull the copy down.
+    client.subscriptions = new Proxy(client.subscriptions, {
+        get(target, key, receiver) {
+            const sub = Reflect.get(target, key, receiver) as { qos?: number } | undefined;
+            if (!sub || typeof key !== 'string' || key.includes('+') || key.includes('#')) return sub;
+            const qos = highest(key);
+            return qos > (sub.qos ?? 0) ? Object.assign(Object.create(Object.getPrototypeOf(sub)), sub, { qos }) : sub;
+        },
+    });
+}
+
+/** Does an MQTT topic filter (with + and #) match a topic? */
+export function topicMatches(filter: string, topic: string): boolean {
+    const f = filter.split('/');
+    const t = topic.split('/');
+    for (let i = 0; i < f.length; i++) {
+        if (f[i] === '#') return !(i === 0 && t[0].startsWith('$'));
+        if (i >= t.length) return false;
+        if (f[i] === '+') {
+            if (i === 0 && t[0].startsWith('$')) return false;
+            continue;
+        }
+        if (f[i] !== t[i]) return false;
+    }
+    return f.length === t.length;
+}
+
+/** LevelDB on disk: aedes's sessions and retained messages, and the policy's state beside them. */
+class DiskStore {
+    private saving: Promise<void> = Promise.resolve();
+    private savePending = false;
+
+    private constructor(readonly persistence: { destroy(): Promise<void> }, private readonly db: LevelDb) {}
+
+    static async open(dir: string): Promise<DiskStore> {
+        fs.mkdirSync(dir, { recursive: true });
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { ClassicLevel } = require('classic-level') as { ClassicLevel: new (dir: string) => LevelDb };
+        // The async store aedes 1.x needs (the package's main export wraps it in callbacks).
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: LevelDb) => { destroy(): Promise<void> };
+        const db = new ClassicLevel(dir);
+        await db.open();
+        return new DiskStore(new AsyncLevelPersistence(db), db);
+    }
+
+    async loadPolicy(): Promise<PolicyState | undefined> {
+        const text = await this.db.get(POLICY_KEY);
+        return text ? JSON.parse(text) as PolicyState : undefined;
+    }
+
+    /** Saves the latest state once per burst of changes, in order. */
+    savePolicy(state: () => PolicyState): void {
+        if (this.savePending) return;
+        this.savePending = true;
+        this.saving = this.saving.then(async () => {
+            this.savePending = false;
+            await this.db.put(POLICY_KEY, JSON.stringify(state()));
+        }).catch(() => undefined);
+    }
+
+    async close(): Promise<void> {
+        await this.saving;
+        await this.persistence.destroy();
+    }
+}
+
+interface LevelDb {
+    open(): Promise<void>;
+    get(key: string): Promise<string | undefined>;
+    put(key: string, value: string): Promise<void>;
+    close(): Promise<void>;
+}
+
+/** Beside aedes's own keys; none of them starts with "~". */
+const POLICY_KEY = '~ims-policy';
 
 function sameSecret(given: string, expected: string): boolean {
     const a = Buffer.from(given);

@@ -17,6 +17,12 @@ export interface BrokerIdentity {
     attributes: Record<string, string>;
 }
 
+export interface PolicyState {
+    blocks?: Record<string, string[]>;
+    friends?: Record<string, string[]>;
+    groups?: Record<string, { members: string[]; invited: string[] }>;
+}
+
 export type Decision = { ok: true } | { ok: false; reason: string };
 
 /** What the broker must do after a publish it allowed. */
@@ -39,7 +45,31 @@ export class BrokerPolicy {
     private readonly groups = new Map<string, GroupState>();
     private readonly friends = new Map<string, Set<string>>();
 
+    /** Called after the learned state changes, so a store can save it. */
+    onChange: () => void = () => undefined;
+
     constructor(readonly codec: TopicCodec, private readonly options: { mqSemantics?: boolean } = {}) {}
+
+    /** What the policy learned (blocks, groups, friendships), as plain JSON for a store. */
+    toJSON(): PolicyState {
+        const lists = (map: Map<string, Set<string>>): Record<string, string[]> => Object.fromEntries([...map].map(([k, v]) => [k, [...v]]));
+        return {
+            blocks: lists(this.blocks),
+            friends: lists(this.friends),
+            groups: Object.fromEntries([...this.groups].map(([g, s]) => [g, { members: [...s.members], invited: [...s.invited] }])),
+        };
+    }
+
+    /** Restores what toJSON saved. */
+    load(state: PolicyState | undefined): void {
+        if (!state) return;
+        const sets = (record: Record<string, string[]> | undefined, map: Map<string, Set<string>>): void => {
+            for (const [k, v] of Object.entries(record ?? {})) map.set(k, new Set(v));
+        };
+        sets(state.blocks, this.blocks);
+        sets(state.friends, this.friends);
+        for (const [g, s] of Object.entries(state.groups ?? {})) this.groups.set(g, { members: new Set(s.members), invited: new Set(s.invited) });
+    }
 
     canPublish(id: BrokerIdentity, topic: string, payload?: Buffer): Decision {
         const P = this.codec.parentTopic;
@@ -98,24 +128,29 @@ export class BrokerPolicy {
         const P = this.codec.parentTopic;
         if (parsed.kind === 'unsub' && parsed.to) {
             this.setOf(this.blocks, id.user).add(parsed.to);
+            this.onChange();
             return { unsubscribe: { user: parsed.to, topics: [`${P}/${id.user}`, `${P}/${id.user}/Presence`] } };
         }
         const body = envelope(payload);
         if (parsed.kind === 'group.invite' && parsed.to && typeof body?.data?.group === 'string' && this.isGroupId(body.data.group)) {
             const group = this.groups.get(body.data.group);
-            if (group?.members.has(id.user)) group.invited.add(parsed.to);
+            if (group?.members.has(id.user)) {
+                group.invited.add(parsed.to);
+                this.onChange();
+            }
         }
-        if (parsed.kind === 'group' && body?.type === 'group.leave') this.groups.get(parsed.group as string)?.members.delete(id.user);
+        if (parsed.kind === 'group' && body?.type === 'group.leave' && this.groups.get(parsed.group as string)?.members.delete(id.user)) this.onChange();
         if (parsed.kind === 'friend.response' && parsed.to && body?.data?.accepted === true) {
             this.setOf(this.friends, id.user).add(parsed.to);
             this.setOf(this.friends, parsed.to).add(id.user);
+            this.onChange();
         }
         return {};
     }
 
     /** B unblocks A: A may follow B again. */
     unblock(blocker: string, blocked: string): void {
-        this.blocks.get(blocker)?.delete(blocked);
+        if (this.blocks.get(blocker)?.delete(blocked)) this.onChange();
     }
 
     friendsOf(user: string): string[] {
@@ -136,8 +171,12 @@ export class BrokerPolicy {
         if (!state) {
             state = { members: new Set([id.user]), invited: new Set() };
             this.groups.set(group, state);
+            this.onChange();
         }
-        if (state.invited.delete(id.user)) state.members.add(id.user);
+        if (state.invited.delete(id.user)) {
+            state.members.add(id.user);
+            this.onChange();
+        }
         return state.members.has(id.user) ? ALLOW : refuse(`${id.user} is not a member of ${group} and was not invited`);
     }
 

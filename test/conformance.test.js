@@ -1,0 +1,55 @@
+'use strict';
+// MQTT 3.1.1 where aedes alone falls short: overlapping subscriptions deliver one copy at the highest
+// QoS of the matching subscriptions, capped by the published QoS ([MQTT-3.3.5-1]).
+
+const assert = require('assert');
+const mqtt = require('mqtt');
+const { EmbeddedBroker, topicMatches } = require('../nodes/lib/broker');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe('MQTT 3.1.1 conformance of the embedded broker', function () {
+    let broker;
+    let url;
+    before(async function () {
+        broker = await EmbeddedBroker.start({ port: 0 });
+        url = `mqtt://127.0.0.1:${broker.port}`;
+    });
+    after(async function () { await broker.close(); });
+
+    const cases = [
+        // [subscriptions in order, published QoS, expected QoS of the one copy]
+        [[['IMS/A/Inbox/#', 0], ['IMS/A/Inbox/Chat/+', 1]], 1, 1],
+        [[['IMS/A/Inbox/Chat/+', 1], ['IMS/A/Inbox/#', 0]], 1, 1],
+        [[['IMS/A/Inbox/#', 1], ['IMS/A/Inbox/Chat/B', 0]], 1, 1],
+        [[['IMS/A/Inbox/#', 1], ['IMS/+/Inbox/Chat/B', 2]], 2, 2],
+        [[['IMS/A/Inbox/#', 1]], 2, 1],
+        [[['IMS/A/Inbox/#', 2], ['IMS/A/Inbox/Chat/+', 0]], 0, 0],
+    ];
+    for (const [subs, published, expected] of cases) {
+        it(`${subs.map(([f, q]) => `${f}@${q}`).join(' + ')}, published at QoS ${published}: one copy at QoS ${expected}`, async function () {
+            const sub = await mqtt.connectAsync(url, { clientId: `s${Math.random()}`, reconnectPeriod: 0 });
+            const pub = await mqtt.connectAsync(url, { clientId: `p${Math.random()}`, reconnectPeriod: 0 });
+            try {
+                const got = [];
+                sub.on('message', (topic, payload, packet) => got.push(packet.qos));
+                for (const [filter, qos] of subs) await sub.subscribeAsync(filter, { qos });
+                await pub.publishAsync('IMS/A/Inbox/Chat/B', 'x', { qos: published });
+                await pub.publishAsync('IMS/A/Inbox/Chat/B', 'marker', { qos: published });
+                const deadline = Date.now() + 3000;
+                while (got.length < 2 && Date.now() < deadline) await sleep(10);
+                await sleep(100);
+                assert.deepStrictEqual(got, [expected, expected]);
+            } finally {
+                await Promise.all([sub.endAsync(), pub.endAsync()]);
+            }
+        });
+    }
+
+    it('matches topic filters as MQTT does', function () {
+        const yes = [['#', 'a/b'], ['a/#', 'a'], ['a/#', 'a/b/c'], ['a/+/c', 'a/b/c'], ['+', 'a'], ['a/+', 'a/']];
+        const no = [['a/+', 'a/b/c'], ['a/b', 'a/c'], ['#', '$SYS/x'], ['+/x', '$SYS/x'], ['a/b/c', 'a/b']];
+        for (const [f, t] of yes) assert.strictEqual(topicMatches(f, t), true, `${f} ~ ${t}`);
+        for (const [f, t] of no) assert.strictEqual(topicMatches(f, t), false, `${f} !~ ${t}`);
+    });
+});
