@@ -117,7 +117,7 @@ export function formatClientId(mqGroupId: string, deviceId: string, rules: IdRul
             'IMS_INVALID_ID',
         );
     }
-    if (utf8Length(clientId) > MQTT_STRING_BYTES) {
+    if (mayExceedBytes(clientId, MQTT_STRING_BYTES)) {
         throw new ImsError('Invalid Client ID: longer than MQTT allows', 'IMS_INVALID_ID');
     }
     return clientId;
@@ -137,7 +137,14 @@ export function parseClientId(clientId: string, rules: IdRules): { mqGroupId: st
 
 /** UTF-8 length without Node's Buffer, so this file also runs in the editor. */
 export function utf8Length(value: string): number {
-    return new TextEncoder().encode(value).length;
+    return utf8.encode(value).length;
+}
+
+const utf8 = new TextEncoder();
+
+/** True when `value` may be longer than `bytes` in UTF-8 (at most 3 bytes per UTF-16 unit): only then count. */
+export function mayExceedBytes(value: string, bytes: number): boolean {
+    return value.length * 3 > bytes && utf8Length(value) > bytes;
 }
 
 function printable(value: string): string {

@@ -94,6 +94,8 @@ export class ImsSession extends EventEmitter implements SessionContext {
     private readonly duplicates = new DuplicateFilter();
     /** Received messages are handled one after another, so features see them in order. */
     private inbound: Promise<void> = Promise.resolve();
+    /** Messages still waiting in `inbound`; while none are, a message that needs no I/O is delivered at once. */
+    private inboundPending = 0;
 
     /** Validates every ID first: an invalid one throws an ImsError before anything connects. */
     constructor(options: SessionOptions) {
@@ -195,20 +197,47 @@ export class ImsSession extends EventEmitter implements SessionContext {
         if (message.from === this.userId && !this.receiveOwn) return;
         // Presence is a state, not a message: the presence feature delivers changes only.
         if (message.type !== 'presence' && !this.duplicates.accept(message.from, message.id)) return;
-        this.inbound = this.inbound.then(() => this.apply(message)).then((deliver) => {
-            if (deliver) this.emit('message', message);
-        }, (error: Error) => {
+        const reject = (error: Error): void => {
             this.emit('rejected', error instanceof ImsError ? error : new ImsError(error.message, 'IMS_ERROR'), parsed);
+        };
+        if (this.inboundPending > 0) {
+            // Earlier messages are still being handled: this one waits its turn.
+            this.enqueue(this.inbound.then(() => this.apply(message)), message, reject);
+            return;
+        }
+        let outcome: boolean | Promise<boolean>;
+        try {
+            outcome = this.apply(message);
+        } catch (error) {
+            reject(error as Error);
+            return;
+        }
+        if (typeof outcome === 'boolean') {
+            // The hot path (chats, greetings): nothing queued before it and no I/O, so no promise hop.
+            if (outcome) this.emit('message', message);
+            return;
+        }
+        this.enqueue(outcome, message, reject);
+    }
+
+    private enqueue(outcome: Promise<boolean>, message: ImsMessage, reject: (error: Error) => void): void {
+        this.inboundPending++;
+        this.inbound = outcome.then((deliver) => {
+            if (deliver) this.emit('message', message);
+        }, reject).finally(() => {
+            this.inboundPending--;
         });
     }
 
-    /** Lets the features update the account's state; false when the message should not be delivered. */
-    private async apply(message: ImsMessage): Promise<boolean> {
+    /**
+     * Lets the features update the account's state; false when the message should not be delivered.
+     * Synchronous unless a feature must wait for the broker (friend lists, a block's unfollow).
+     */
+    private apply(message: ImsMessage): boolean | Promise<boolean> {
         switch (message.type) {
             case 'friend.request':
             case 'friend.response':
-                await this.friends.receive(message);
-                return true;
+                return this.friends.receive(message).then(() => true);
             case 'moment':
             case 'unsub':
                 return this.moments.receive(message);

@@ -13,7 +13,7 @@
 //   P/<user>/Greet/<vgroup>            one greeting to a virtual group (embedded broker, beyond the seed)
 
 import {
-    assertId, CLOUD_LIMITS, ImsError, IdRules, MQTT_STRING_BYTES, parseClientId, Profile, utf8Length,
+    assertId, CLOUD_LIMITS, ImsError, IdRules, mayExceedBytes, MQTT_STRING_BYTES, parseClientId, Profile,
 } from './ids';
 
 export type TopicKind =
@@ -188,7 +188,7 @@ export class TopicCodec {
                 'IMS_TOPIC_TOO_LONG',
             );
         }
-        if (utf8Length(topic) > MQTT_STRING_BYTES) {
+        if (mayExceedBytes(topic, MQTT_STRING_BYTES)) {
             throw new ImsError('Topic is longer than MQTT allows (65535 bytes)', 'IMS_TOPIC_TOO_LONG');
         }
         return topic;

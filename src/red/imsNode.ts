@@ -37,6 +37,8 @@ export function bindToAccount(
         onRejected: handlers.onRejected ?? ((error: ImsError, topic: ParsedTopic) => reportRejected(node, error, topic)),
     };
     account.register(user);
+    // The node shows its own (red) status after a failure; only then must the account's come back.
+    let showingError = false;
     node.on('close', (_removed: boolean, done: () => void) => {
         account.deregister(user).catch((error: Error) => node.warn(error.message)).finally(done);
     });
@@ -44,10 +46,14 @@ export function bindToAccount(
         account,
         fail(error, done) {
             const err = error instanceof Error ? error : new Error(String(error));
+            showingError = true;
             node.status(errorStatus(err));
             done(err);
         },
         restoreStatus() {
+            // Not on every message: a status update is an event to every editor, on the hot path.
+            if (!showingError) return;
+            showingError = false;
             node.status(account.currentStatus());
         },
     };
