@@ -40,11 +40,7 @@ export = function register(RED: NodeAPI): void {
             accept: async ({ msg, session }) => { await session.friends.respond(await friend(msg), true, text(msg.payload)); },
             reject: async ({ msg, session }) => { await session.friends.respond(await friend(msg), false, text(msg.payload)); },
             remove: async ({ msg, session }) => { await session.friends.remove(await friend(msg)); },
-            list: async ({ session }) => listMessage(session, 'friends', {
-                friends: session.state.list('friends'),
-                requestsIn: session.state.list('requestsIn'),
-                requestsOut: session.state.list('requestsOut'),
-            }),
+            list: async ({ session }) => listMessage(session, 'friends', session.state.pick('friends', 'requestsIn', 'requestsOut')),
         }, 'request');
     }
     RED.nodes.registerType('ims-friend-request', ImsFriendRequest);

@@ -31,11 +31,7 @@ export = function register(RED: NodeAPI): void {
             unfollow: async ({ msg, session }) => session.moments.unfollow(await user(msg)),
             block: async ({ msg, session }) => { await session.moments.block(await user(msg)); },
             unblock: async ({ msg, session }) => session.moments.unblock(await user(msg)),
-            list: async ({ session }) => listMessage(session, 'following', {
-                following: session.state.list('following'),
-                blocked: session.state.list('blocked'),
-                blockedBy: session.state.list('blockedBy'),
-            }),
+            list: async ({ session }) => listMessage(session, 'following', session.state.pick('following', 'blocked', 'blockedBy')),
         }, 'post');
     }
     RED.nodes.registerType('ims-moments', ImsMoments);

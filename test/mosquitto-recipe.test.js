@@ -3,6 +3,7 @@
 // get nothing through, the honest traffic does, and the IM nodes work under it.
 
 const assert = require('assert');
+const { sleep, until } = require('./helpers/wait');
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
@@ -14,7 +15,6 @@ const { imNode, send, record } = require('./helpers/flows');
 
 const ACL = path.join(__dirname, '..', 'docs', 'recipes', 'mosquitto-ims.acl');
 const USERS = { Alice: 'alice-pw', Bob: 'bob-pw', Carol: 'carol-pw', Ops: 'ops-pw' };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const haveMosquittoPasswd = (() => { try { execFileSync('sh', ['-c', 'command -v mosquitto_passwd']); return true; } catch { return false; } })();
 
 (MOSQUITTO && haveMosquittoPasswd ? describe : describe.skip)('the Mosquitto recipe (ACL with %u and %c)', function () {
@@ -27,11 +27,6 @@ const haveMosquittoPasswd = (() => { try { execFileSync('sh', ['-c', 'command -v
         c.on('message', (topic, payload) => c.received.push([topic, payload.toString()]));
         clients.push(c);
         return c;
-    }
-    async function until(check, ms = 3000) {
-        const deadline = Date.now() + ms;
-        while (!check() && Date.now() < deadline) await sleep(10);
-        return check();
     }
 
     before(async function () {

@@ -3,6 +3,7 @@
 // presence, and a block the broker learned all survive a restart of the broker; no message is lost.
 
 const assert = require('assert');
+const { sleep, until } = require('./helpers/wait');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -10,7 +11,6 @@ const mqtt = require('mqtt');
 const { EmbeddedBroker } = require('../nodes/lib/broker');
 
 const ACCOUNTS = [{ user: 'Alice', password: 'a' }, { user: 'Bob', password: 'b' }, { user: 'Carol', password: 'c' }];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 describe('embedded broker on disk', function () {
     let dir;
@@ -29,11 +29,6 @@ describe('embedded broker on disk', function () {
         c.on('message', (topic, payload, packet) => c.received.push([topic, payload.toString(), packet.retain]));
         clients.push(c);
         return c;
-    }
-    async function until(check, ms = 5000) {
-        const deadline = Date.now() + ms;
-        while (!check() && Date.now() < deadline) await sleep(10);
-        return check();
     }
 
     beforeEach(async function () {

@@ -4,6 +4,7 @@
 // MQTT 3.1.1 conformance (CONNACK 0x02, SUBACK 0x80) and cloud MQ semantics.
 
 const assert = require('assert');
+const { sleep, until } = require('./helpers/wait');
 const net = require('net');
 const { execFile } = require('child_process');
 const mqtt = require('mqtt');
@@ -18,7 +19,6 @@ const ACCOUNTS = [
     { user: 'Ops', password: 'ops-pw', system: true },
 ];
 const PASSWORDS = Object.fromEntries(ACCOUNTS.map((a) => [a.user, a.password]));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A logged-in client that records what it receives. */
 async function login(url, user, options = {}) {
@@ -30,11 +30,6 @@ async function login(url, user, options = {}) {
     return client;
 }
 
-async function until(check, ms = 3000) {
-    const deadline = Date.now() + ms;
-    while (!check() && Date.now() < deadline) await sleep(10);
-    return check();
-}
 
 /** SUBACK codes, one per topic; MQTT.js rejects a SUBSCRIBE with any refusal but keeps the SUBACK. */
 async function grants(client, topics) {

@@ -60,6 +60,11 @@ export class AccountState extends EventEmitter {
         return [...this.set(list)].sort();
     }
 
+    /** Several lists by name, e.g. for a node's list reply. */
+    pick<N extends ListName>(...names: N[]): Record<N, string[]> {
+        return Object.fromEntries(names.map((name) => [name, this.list(name)])) as Record<N, string[]>;
+    }
+
     get region(): string | undefined {
         return this.regionValue;
     }
