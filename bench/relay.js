@@ -114,4 +114,4 @@ async function relayCase(broker, red, { rounds, count, seconds, log }) {
     return result;
 }
 
-module.exports = { relayCase };
+module.exports = { relayCase, CONTENDERS, DriverProcess };

@@ -4,7 +4,6 @@
 // anything under the parent topic that is not one of these is refused. The policy learns blocks,
 // invitations, group membership and friendships from the traffic it authorizes.
 
-import { ImsError } from './ids';
 import { TopicCodec } from './topics';
 
 /** Who a connection is: the account that logged it in and its device. */
@@ -181,27 +180,17 @@ export class BrokerPolicy {
     }
 
     private isGroupId(value: string): boolean {
-        return isValid(() => this.codec.groupFilter(value));
+        return this.codec.isId('group', value);
     }
 
     private isUserId(value: string): boolean {
-        return isValid(() => this.codec.moments(value));
+        return this.codec.isId('user', value);
     }
 
     private setOf(map: Map<string, Set<string>>, key: string): Set<string> {
         let set = map.get(key);
         if (!set) map.set(key, (set = new Set()));
         return set;
-    }
-}
-
-function isValid(check: () => unknown): boolean {
-    try {
-        check();
-        return true;
-    } catch (error) {
-        if (error instanceof ImsError) return false;
-        throw error;
     }
 }
 

@@ -13,7 +13,7 @@
 //   P/<user>/Greet/<vgroup>            one greeting to a virtual group (embedded broker, beyond the seed)
 
 import {
-    assertId, CLOUD_LIMITS, ImsError, IdRules, mayExceedBytes, MQTT_STRING_BYTES, parseClientId, Profile,
+    assertId, CLOUD_LIMITS, idProblemOf, ImsError, IdRules, mayExceedBytes, MQTT_STRING_BYTES, parseClientId, Profile,
 } from './ids';
 
 export type TopicKind =
@@ -163,8 +163,9 @@ export class TopicCodec {
         return null;
     }
 
-    private isId(kind: 'user' | 'group' | 'region', value: string): boolean {
-        return this.valid(() => assertId(kind, value, this.rules));
+    /** Without throwing: parse runs on every received message, and an exception per message is costly. */
+    isId(kind: 'user' | 'group' | 'region', value: string): boolean {
+        return idProblemOf(kind, value, this.rules) === null;
     }
 
     private valid(check: () => unknown): boolean {
