@@ -11,8 +11,6 @@ import { contentOf, ImsNodeMessage } from './messages';
 export interface ActionContext {
     msg: ImsNodeMessage;
     session: ImsSession;
-    /** Sends progress messages before the action ends. */
-    send(msg: NodeMessage): void;
 }
 
 export type ActionHandler = (ctx: ActionContext) => Promise<NodeMessage | void>;
@@ -33,7 +31,7 @@ export function handleActions(
             if (!handler) {
                 throw new ImsError(shared(RED, 'errors.unknownAction', { action: name, known: Object.keys(actions).join(', ') }), 'IMS_UNKNOWN_ACTION');
             }
-            return handler({ msg, session: binding.account.requireSession(), send: (m) => send(m) });
+            return handler({ msg, session: binding.account.requireSession() });
         };
         run().then((out) => {
             binding.restoreStatus();
