@@ -46,6 +46,28 @@ describe('MQTT 3.1.1 conformance of the embedded broker', function () {
         });
     }
 
+    it('raises the QoS of the next copy when a subscription at a higher QoS is added later', async function () {
+        const sub = await mqtt.connectAsync(url, { clientId: `s${Math.random()}`, reconnectPeriod: 0 });
+        const pub = await mqtt.connectAsync(url, { clientId: `p${Math.random()}`, reconnectPeriod: 0 });
+        try {
+            const got = [];
+            sub.on('message', (topic, payload, packet) => got.push([payload.toString(), packet.qos]));
+            await sub.subscribeAsync('IMS/A/Inbox/#', { qos: 0 });
+            await pub.publishAsync('IMS/A/Inbox/Chat/B', 'first', { qos: 1 });
+            const deadline = Date.now() + 3000;
+            while (got.length < 1 && Date.now() < deadline) await sleep(10);
+            await sub.subscribeAsync('IMS/A/Inbox/Chat/+', { qos: 1 });
+            await pub.publishAsync('IMS/A/Inbox/Chat/B', 'second', { qos: 1 });
+            while (got.length < 2 && Date.now() < deadline + 3000) await sleep(10);
+            await sub.unsubscribeAsync('IMS/A/Inbox/Chat/+');
+            await pub.publishAsync('IMS/A/Inbox/Chat/B', 'third', { qos: 1 });
+            while (got.length < 3 && Date.now() < deadline + 6000) await sleep(10);
+            assert.deepStrictEqual(got, [['first', 0], ['second', 1], ['third', 0]]);
+        } finally {
+            await Promise.all([sub.endAsync(), pub.endAsync()]);
+        }
+    });
+
     it('matches topic filters as MQTT does', function () {
         const yes = [['#', 'a/b'], ['a/#', 'a'], ['a/#', 'a/b/c'], ['a/+/c', 'a/b/c'], ['+', 'a'], ['a/+', 'a/']];
         const no = [['a/+', 'a/b/c'], ['a/b', 'a/c'], ['#', '$SYS/x'], ['+/x', '$SYS/x'], ['a/b/c', 'a/b']];

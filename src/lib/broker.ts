@@ -372,14 +372,22 @@ function deliverAtHighestQos(client: DeliveringClient): void {
     const deliver0 = client.deliver0;
     const deliverQoS = client.deliverQoS;
     const raw = client.subscriptions;
+    // The highest QoS per topic, kept until the client's subscriptions change (the Proxy below sees
+    // every change), so a client with many subscriptions does not scan them all for every message.
+    const cache = new Map<string, number>();
     const highest = (topic: string): number => {
-        let qos = 0;
+        let qos = cache.get(topic);
+        if (qos !== undefined) return qos;
+        qos = 0;
         for (const [filter, sub] of Object.entries(raw)) {
             if ((sub.qos ?? 0) > qos && topicMatches(filter, topic)) qos = sub.qos ?? 0;
         }
+        if (cache.size >= 1000) cache.clear();
+        cache.set(topic, qos);
         return qos;
     };
     const route = (packet: { topic: string; qos: number }, cb: () => void): void => {
+        if (packet.qos === 0) return deliver0.call(client, packet, cb);
         const qos = Math.min(packet.qos, highest(packet.topic));
         if (qos === 0) deliver0.call(client, packet, cb);
         else deliverQoS.call(client, qos === packet.qos ? packet : { ...packet, qos }, cb);
@@ -389,12 +397,20 @@ function deliverAtHighestQos(client: DeliveringClient): void {
     // deliverQoS then downgrades by the subscription stored under the exact topic, if any; reading it
     // through this view gives the highest QoS that matches instead, so an overlapping exact
     // subscription at a lower QoS cannot pull the copy down.
-    client.subscriptions = new Proxy(client.subscriptions, {
+    client.subscriptions = new Proxy(raw, {
         get(target, key, receiver) {
             const sub = Reflect.get(target, key, receiver) as { qos?: number } | undefined;
             if (!sub || typeof key !== 'string' || key.includes('+') || key.includes('#')) return sub;
             const qos = highest(key);
             return qos > (sub.qos ?? 0) ? Object.assign(Object.create(Object.getPrototypeOf(sub)), sub, { qos }) : sub;
+        },
+        set(target, key, value) {
+            cache.clear();
+            return Reflect.set(target, key, value);
+        },
+        deleteProperty(target, key) {
+            cache.clear();
+            return Reflect.deleteProperty(target, key);
         },
     });
 }
