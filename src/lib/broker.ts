@@ -10,7 +10,7 @@ import type { Aedes, AuthenticateError, Client } from 'aedes' with { 'resolution
 import * as fs from 'fs';
 import { BrokerIdentity, BrokerPolicy, PolicyState } from './brokerPolicy';
 import { ImsError, parseClientId } from './ids';
-import { CodecOptions, TopicCodec } from './topics';
+import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
 
 export interface BrokerOptions {
     /** TCP port; 0 picks a free one. */
@@ -238,24 +238,26 @@ export class EmbeddedBroker extends EventEmitter {
         aedes.authorizePublish = (client, packet, done) => {
             if (packet.topic.startsWith('$SYS') || packet.topic.startsWith('$IMS')) return done(new Error(`${packet.topic} is reserved`));
             const identity = (client as ImsClient | null)?.ims;
+            // Parsed once here, for the policy and the broker's own deliveries alike.
+            const parsed = this.codec.parse(packet.topic);
+            const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
             if (!this.policy || !client) {
                 // An open broker (or a stored will after a restart): no identity to check; the layout's extras still apply.
-                if (client) this.serverSideDelivery(packet, undefined);
+                if (client) this.serverSideDelivery(packet, undefined, parsed, payload);
                 return done(null);
             }
             if (!identity) return done(new Error('not logged in'));
-            const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
-            const decision = this.policy.canPublish(identity, packet.topic, payload);
+            const decision = this.policy.canPublish(identity, packet.topic, payload, parsed);
             if (!decision.ok) {
                 this.emit('refused', { user: identity.user, clientId: identity.clientId, action: 'publish', topic: packet.topic, reason: decision.reason });
                 packet.topic = DROPPED;
                 packet.retain = false;
                 return done(null);
             }
-            const effect = this.policy.observe(identity, packet.topic, payload);
+            const effect = this.policy.observe(identity, packet.topic, payload, parsed);
             if (effect.unsubscribe) this.unsubscribeUser(effect.unsubscribe.user, effect.unsubscribe.topics);
-            if (this.options.security?.mqSemantics) this.deliverP2p(packet, payload);
-            this.serverSideDelivery(packet, identity);
+            if (this.options.security?.mqSemantics) this.deliverP2p(packet, payload, parsed);
+            this.serverSideDelivery(packet, identity, parsed, payload);
             return done(null);
         };
     }
@@ -264,10 +266,10 @@ export class EmbeddedBroker extends EventEmitter {
      * What this broker adds to the seed's layout, beyond routing: a virtual group publish is expanded
      * into each member's inbox, and a system push also reaches the users whose attributes match.
      */
-    private serverSideDelivery(packet: { topic: string; qos: number; payload: unknown; retain: boolean }, identity: BrokerIdentity | undefined): void {
-        const parsed = this.codec.parse(packet.topic);
+    private serverSideDelivery(
+        packet: { topic: string; qos: number; retain: boolean }, identity: BrokerIdentity | undefined, parsed: ParsedTopic | null, payload: Buffer,
+    ): void {
         if (!parsed) return;
-        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
         if (parsed.kind === 'vgroup' && parsed.from && parsed.group) {
             this.expandVirtualGroup(identity?.user ?? parsed.from, parsed.group, payload, packet.qos);
             packet.topic = DROPPED; // members get it in their inboxes; the list itself goes nowhere
@@ -317,8 +319,7 @@ export class EmbeddedBroker extends EventEmitter {
      * MQ semantics: P/p2p/<clientId> reaches that device without a subscription of its own. A device
      * that did subscribe gets it through the subscription instead, so never twice.
      */
-    private deliverP2p(packet: { topic: string; qos: number }, payload: Buffer): void {
-        const parsed = this.policy?.codec.parse(packet.topic);
+    private deliverP2p(packet: { topic: string; qos: number }, payload: Buffer, parsed: ParsedTopic | null): void {
         if (parsed?.kind !== 'p2p' || !parsed.clientId) return;
         const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> }).clients;
         const target = clients[parsed.clientId];

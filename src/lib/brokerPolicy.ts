@@ -4,7 +4,7 @@
 // anything under the parent topic that is not one of these is refused. The policy learns blocks,
 // invitations, group membership and friendships from the traffic it authorizes.
 
-import { TopicCodec } from './topics';
+import { ParsedTopic, TopicCodec } from './topics';
 
 /** Who a connection is: the account that logged it in and its device. */
 export interface BrokerIdentity {
@@ -70,13 +70,13 @@ export class BrokerPolicy {
         for (const [g, s] of Object.entries(state.groups ?? {})) this.groups.set(g, { members: new Set(s.members), invited: new Set(s.invited) });
     }
 
-    canPublish(id: BrokerIdentity, topic: string, payload?: Buffer): Decision {
+    /** `parsed`: the topic as the caller already parsed it (the broker parses each publish once). */
+    canPublish(id: BrokerIdentity, topic: string, payload?: Buffer, parsed: ParsedTopic | null = this.codec.parse(topic)): Decision {
         const P = this.codec.parentTopic;
         const levels = topic.split('/');
         if (levels[0] !== P) {
             return this.options.mqSemantics ? refuse(`"${levels[0]}" is not a parent topic of this broker`) : ALLOW;
         }
-        const parsed = this.codec.parse(topic);
         if (!parsed) return refuse(`${topic} is not a topic of the IM layout`);
         switch (parsed.kind) {
             case 'system':
@@ -121,8 +121,7 @@ export class BrokerPolicy {
     }
 
     /** Learns from a publish that was allowed; returns what the broker must do about it. */
-    observe(id: BrokerIdentity, topic: string, payload?: Buffer): PolicyEffect {
-        const parsed = this.codec.parse(topic);
+    observe(id: BrokerIdentity, topic: string, payload?: Buffer, parsed: ParsedTopic | null = this.codec.parse(topic)): PolicyEffect {
         if (!parsed) return {};
         const P = this.codec.parentTopic;
         if (parsed.kind === 'unsub' && parsed.to) {
@@ -130,6 +129,8 @@ export class BrokerPolicy {
             this.onChange();
             return { unsubscribe: { user: parsed.to, topics: [`${P}/${id.user}`, `${P}/${id.user}/Presence`] } };
         }
+        // Only these carry something to learn in their payload; a chat is never parsed here.
+        if (parsed.kind !== 'group.invite' && parsed.kind !== 'group' && parsed.kind !== 'friend.response') return {};
         const body = envelope(payload);
         if (parsed.kind === 'group.invite' && parsed.to && typeof body?.data?.group === 'string' && this.isGroupId(body.data.group)) {
             const group = this.groups.get(body.data.group);
