@@ -106,33 +106,40 @@ export function assertId(kind: IdKind, value: unknown, rules: IdRules): string {
     return value as string;
 }
 
-/** `GroupID@@@DeviceID`, validated. */
-export function formatClientId(mqGroupId: string, deviceId: string, rules: IdRules): string {
-    assertId('mqGroup', mqGroupId, rules);
-    assertId('device', deviceId, rules);
+/** Why GroupID and DeviceID do not make a valid Client ID, or null. Does not throw (topic parsing asks per message). */
+function clientIdPartsProblem(mqGroupId: string, deviceId: string, rules: IdRules): string | null {
+    const group = idProblem('mqGroup', mqGroupId, rules);
+    if (group) return `Invalid ${group}`;
+    const device = idProblem('device', deviceId, rules);
+    if (device) return `Invalid ${device}`;
     const clientId = `${mqGroupId}${CLIENT_ID_SEPARATOR}${deviceId}`;
     if (rules.profile === 'cloud' && clientId.length > CLOUD_LIMITS.clientIdLength) {
-        throw new ImsError(
-            `Invalid Client ID "${clientId}": ${clientId.length} characters, the cloud MQ profile allows ${CLOUD_LIMITS.clientIdLength}`,
-            'IMS_INVALID_ID',
-        );
+        return `Invalid Client ID "${clientId}": ${clientId.length} characters, the cloud MQ profile allows ${CLOUD_LIMITS.clientIdLength}`;
     }
-    if (mayExceedBytes(clientId, MQTT_STRING_BYTES)) {
-        throw new ImsError('Invalid Client ID: longer than MQTT allows', 'IMS_INVALID_ID');
-    }
-    return clientId;
+    if (mayExceedBytes(clientId, MQTT_STRING_BYTES)) return 'Invalid Client ID: longer than MQTT allows';
+    return null;
+}
+
+/** Why `clientId` is not a valid `GroupID@@@DeviceID`, or null. Does not throw. */
+export function clientIdProblem(clientId: string, rules: IdRules): string | null {
+    const at = typeof clientId === 'string' ? clientId.indexOf(CLIENT_ID_SEPARATOR) : -1;
+    if (at < 0) return `Invalid Client ID "${clientId}": expected GroupID@@@DeviceID`;
+    return clientIdPartsProblem(clientId.slice(0, at), clientId.slice(at + CLIENT_ID_SEPARATOR.length), rules);
+}
+
+/** `GroupID@@@DeviceID`, validated. */
+export function formatClientId(mqGroupId: string, deviceId: string, rules: IdRules): string {
+    const problem = clientIdPartsProblem(mqGroupId, deviceId, rules);
+    if (problem) throw new ImsError(problem, 'IMS_INVALID_ID');
+    return `${mqGroupId}${CLIENT_ID_SEPARATOR}${deviceId}`;
 }
 
 /** Splits and validates `GroupID@@@DeviceID`. */
 export function parseClientId(clientId: string, rules: IdRules): { mqGroupId: string; deviceId: string } {
-    const at = typeof clientId === 'string' ? clientId.indexOf(CLIENT_ID_SEPARATOR) : -1;
-    if (at < 0) {
-        throw new ImsError(`Invalid Client ID "${clientId}": expected GroupID@@@DeviceID`, 'IMS_INVALID_ID');
-    }
-    const mqGroupId = clientId.slice(0, at);
-    const deviceId = clientId.slice(at + CLIENT_ID_SEPARATOR.length);
-    formatClientId(mqGroupId, deviceId, rules);
-    return { mqGroupId, deviceId };
+    const problem = clientIdProblem(clientId, rules);
+    if (problem) throw new ImsError(problem, 'IMS_INVALID_ID');
+    const at = clientId.indexOf(CLIENT_ID_SEPARATOR);
+    return { mqGroupId: clientId.slice(0, at), deviceId: clientId.slice(at + CLIENT_ID_SEPARATOR.length) };
 }
 
 /** UTF-8 length without Node's Buffer, so this file also runs in the editor. */

@@ -13,7 +13,7 @@
 //   P/<user>/Greet/<vgroup>            one greeting to a virtual group (embedded broker, beyond the seed)
 
 import {
-    assertId, CLOUD_LIMITS, idProblemOf, ImsError, IdRules, mayExceedBytes, MQTT_STRING_BYTES, parseClientId, Profile,
+    assertId, clientIdProblem, CLOUD_LIMITS, idProblemOf, ImsError, IdRules, mayExceedBytes, MQTT_STRING_BYTES, parseClientId, Profile,
 } from './ids';
 
 export type TopicKind =
@@ -132,7 +132,7 @@ export class TopicCodec {
         if (levels[0] !== this.parentTopic || levels.length < 2) return null;
         const [, second, ...rest] = levels;
         if (second === P2P) {
-            return rest.length === 1 && this.valid(() => parseClientId(rest[0], this.rules))
+            return rest.length === 1 && clientIdProblem(rest[0], this.rules) === null
                 ? { kind: 'p2p', topic, clientId: rest[0] } : null;
         }
         if (second === SYSTEM) {
@@ -166,15 +166,6 @@ export class TopicCodec {
     /** Without throwing: parse runs on every received message, and an exception per message is costly. */
     isId(kind: 'user' | 'group' | 'region', value: string): boolean {
         return idProblemOf(kind, value, this.rules) === null;
-    }
-
-    private valid(check: () => unknown): boolean {
-        try {
-            check();
-            return true;
-        } catch {
-            return false;
-        }
     }
 
     private join(levels: string[]): string {
