@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import { BrokerIdentity, BrokerPolicy, PolicyState } from './brokerPolicy';
 import { ImsError, parseClientId } from './ids';
 import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
+import { tuneSocket } from './socketTuning';
 
 export interface BrokerOptions {
     /** TCP port; 0 picks a free one. */
@@ -347,10 +348,10 @@ export class EmbeddedBroker extends EventEmitter {
         return set;
     }
 
-    /** Keeps every socket so close() can end them, and turns Nagle off: IM is many small packets. */
+    /** Keeps every socket so close() can end them, and tunes it for many small packets. */
     private track(server: TcpServer | HttpServer): void {
         server.on('connection', (socket: Socket) => {
-            socket.setNoDelay(true);
+            tuneSocket(socket);
             this.sockets.add(socket);
             socket.once('close', () => this.sockets.delete(socket));
         });

@@ -7,6 +7,7 @@ import { EventEmitter } from 'events';
 import mqtt, { IClientOptions, IClientPublishOptions, ISubscriptionGrant, MqttClient } from 'mqtt';
 import { ImsError } from './ids';
 import { SubscriptionTable } from './subscriptions';
+import { tuneSocket } from './socketTuning';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
 export type QoS = 0 | 1 | 2;
@@ -182,8 +183,7 @@ export class ImsConnection extends EventEmitter {
 
     private onConnect(sessionPresent: boolean): void {
         this.failures = 0;
-        const stream = this.client?.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined;
-        stream?.setNoDelay?.(true); // IM is many small packets: Nagle would hold each one back
+        tuneSocket(this.client?.stream);
         this.lastError = undefined;
         if (!sessionPresent) this.acked.clear(); // the broker forgot our subscriptions
         this.setState('connected');
