@@ -3,7 +3,7 @@
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ImsError } from './lib/ids';
-import { handleActions, peer, requireContent } from './red/actions';
+import { handleActions, peer, requireContent, settle } from './red/actions';
 import { bindToAccount } from './red/imsNode';
 import { configOr, toNodeRedMessage } from './red/messages';
 
@@ -15,6 +15,8 @@ interface ImsChatDef extends NodeDef {
     clientId: string;
 }
 
+const nothing = (): void => undefined;
+
 export = function register(RED: NodeAPI): void {
     function ImsChat(this: Node, def: ImsChatDef): void {
         RED.nodes.createNode(this, def);
@@ -24,13 +26,13 @@ export = function register(RED: NodeAPI): void {
             onMessage: (message) => node.send(toNodeRedMessage(message)),
         });
         handleActions(RED, node, binding, undefined, {
-            send: async ({ msg, session }) => {
-                const to = await peer(RED, node, { value: def.to, type: def.toType }, msg);
+            // Synchronous up to the publish when `to` is a plain setting: a bot relays many of these.
+            send: ({ msg, session }) => settle(peer(RED, node, { value: def.to, type: def.toType }, msg), (to) => {
                 const content = requireContent(RED, msg.payload);
                 const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
                 if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');
-                await session.sendChat(to, { ...content, clientId });
-            },
+                return session.sendChat(to, { ...content, clientId }).then(nothing);
+            }),
         }, 'send');
     }
     RED.nodes.registerType('ims-chat', ImsChat);

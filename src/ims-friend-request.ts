@@ -2,7 +2,7 @@
 // answers received. With auto-accept, every request is accepted as it arrives (bots).
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { handleActions, listMessage, peer } from './red/actions';
+import { Awaitable, handleActions, listMessage, peer } from './red/actions';
 import { bindToAccount } from './red/imsNode';
 import { contentOf, ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
@@ -34,7 +34,7 @@ export = function register(RED: NodeAPI): void {
             },
         });
         const text = (payload: unknown): string | undefined => contentOf(payload).text;
-        const friend = (msg: ImsNodeMessage): Promise<string> => peer(RED, node, { value: def.to, type: def.toType }, msg);
+        const friend = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.to, type: def.toType }, msg);
         handleActions(RED, node, binding, def.action, {
             request: async ({ msg, session }) => { await session.friends.request(await friend(msg), text(msg.payload)); },
             accept: async ({ msg, session }) => { await session.friends.respond(await friend(msg), true, text(msg.payload)); },

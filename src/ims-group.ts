@@ -3,7 +3,7 @@
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ImsError } from './lib/ids';
-import { evaluate, handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
+import { Awaitable, evaluate, handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
@@ -36,7 +36,7 @@ export = function register(RED: NodeAPI): void {
                 }, (error: Error) => node.error(error.message, msg));
             },
         });
-        const group = (msg: ImsNodeMessage): Promise<string> => peer(RED, node, { value: def.group, type: def.groupType }, msg);
+        const group = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.group, type: def.groupType }, msg);
         handleActions(RED, node, binding, def.action, {
             create: async ({ msg, session }) => session.groups.create(await group(msg)),
             join: async ({ msg, session }) => { await session.groups.join(await group(msg)); },

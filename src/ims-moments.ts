@@ -2,7 +2,7 @@
 // followed users and the block notices received (after which that user is unfollowed).
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { handleActions, listMessage, peer, requireContent } from './red/actions';
+import { Awaitable, handleActions, listMessage, peer, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
@@ -21,7 +21,7 @@ export = function register(RED: NodeAPI): void {
             types: ['moment', 'unsub'],
             onMessage: (message) => node.send(toNodeRedMessage(message)),
         });
-        const user = (msg: ImsNodeMessage): Promise<string> => peer(RED, node, { value: def.user, type: def.userType }, msg);
+        const user = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.user, type: def.userType }, msg);
         handleActions(RED, node, binding, def.action, {
             post: async ({ msg, session }) => {
                 const content = requireContent(RED, msg.payload);

@@ -141,10 +141,14 @@ export class ImsConnection extends EventEmitter {
         await this.sendUnsubscribe(this.subscriptions.removeOwner(owner));
     }
 
-    async publish(topic: string, payload: Buffer | string, options: IClientPublishOptions = {}): Promise<void> {
-        await this.whenConnected();
+    publish(topic: string, payload: Buffer | string, options: IClientPublishOptions = {}): Promise<void> {
+        if (!this.connected) return this.whenConnected().then(() => this.publish(topic, payload, options));
         const client = this.client as MqttClient;
-        await client.publishAsync(topic, payload, options);
+        // One promise per message, settled by MQTT.js's callback (on PUBACK at QoS 1): a chat relay
+        // keeps every in-flight message's closures alive until then, so fewer is less for the GC.
+        return new Promise((resolve, reject) => {
+            client.publish(topic, payload, options, (error) => (error ? reject(error) : resolve()));
+        });
     }
 
     /**

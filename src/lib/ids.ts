@@ -73,18 +73,22 @@ export const KIND_NAMES: Readonly<Record<IdKind, string>> = Object.freeze({
 
 /** Why `value` is not a valid ID of this kind, as a key and parameters; null when it is valid. */
 export function idProblemOf(kind: IdKind, value: unknown, rules: IdRules): IdProblem | null {
-    const problem = (key: IdProblem['key'], extra: Partial<IdProblem['params']> = {}): IdProblem => ({ key, params: { kind, value: String(value), ...extra } });
-    if (typeof value !== 'string' || value.length === 0) return problem('empty');
+    // Checked for every topic level of every message: a valid ID allocates nothing (no closure here).
+    if (typeof value !== 'string' || value.length === 0) return describeProblem(kind, value, 'empty');
     const bad = FORBIDDEN.exec(value);
     if (bad) return { key: 'forbiddenChar', params: { kind, value: printable(value), char: describeChar(bad[0]) } };
-    if (value.startsWith('$')) return problem('dollar');
-    if (rules.profile === 'cloud' && !STRICT_LEVEL.test(value)) return problem('strictCharset');
-    if ((kind === 'device' || kind === 'mqGroup') && value.includes('@')) return problem('at');
-    if ((kind === 'user' || kind === 'group') && RESERVED_NAMES.includes(value)) return problem('reserved');
-    if (kind === 'user' && rules.groupPrefix && value.startsWith(rules.groupPrefix)) return problem('userPrefix', { prefix: rules.groupPrefix });
-    if (kind === 'group' && (!value.startsWith(rules.groupPrefix) || value === rules.groupPrefix)) return problem('groupPrefix', { prefix: rules.groupPrefix });
-    if (kind === 'mqGroup' && rules.profile === 'cloud' && !GID_PREFIX.test(value)) return problem('gid');
+    if (value.startsWith('$')) return describeProblem(kind, value, 'dollar');
+    if (rules.profile === 'cloud' && !STRICT_LEVEL.test(value)) return describeProblem(kind, value, 'strictCharset');
+    if ((kind === 'device' || kind === 'mqGroup') && value.includes('@')) return describeProblem(kind, value, 'at');
+    if ((kind === 'user' || kind === 'group') && RESERVED_NAMES.includes(value)) return describeProblem(kind, value, 'reserved');
+    if (kind === 'user' && rules.groupPrefix && value.startsWith(rules.groupPrefix)) return describeProblem(kind, value, 'userPrefix', { prefix: rules.groupPrefix });
+    if (kind === 'group' && (!value.startsWith(rules.groupPrefix) || value === rules.groupPrefix)) return describeProblem(kind, value, 'groupPrefix', { prefix: rules.groupPrefix });
+    if (kind === 'mqGroup' && rules.profile === 'cloud' && !GID_PREFIX.test(value)) return describeProblem(kind, value, 'gid');
     return null;
+}
+
+function describeProblem(kind: IdKind, value: unknown, key: IdProblem['key'], extra: Partial<IdProblem['params']> = {}): IdProblem {
+    return { key, params: { kind, value: String(value), ...extra } };
 }
 
 /** Fills a problem text's __placeholders__; `name` is the kind's name in the same language. */

@@ -13,7 +13,19 @@ export interface ActionContext {
     session: ImsSession;
 }
 
-export type ActionHandler = (ctx: ActionContext) => Promise<NodeMessage | void>;
+/** A value now, or later. The hot paths (a chat relayed by a bot) stay synchronous up to the publish. */
+export type Awaitable<T> = T | Promise<T>;
+
+function isPromise<T>(value: Awaitable<T>): value is Promise<T> {
+    return value instanceof Promise;
+}
+
+/** `then` without a promise hop when `value` is already there. */
+export function settle<T, R>(value: Awaitable<T>, then: (value: T) => Awaitable<R>): Awaitable<R> {
+    return isPromise(value) ? value.then(then) : then(value);
+}
+
+export type ActionHandler = (ctx: ActionContext) => Awaitable<NodeMessage | void>;
 
 /** `configured` is the node's setting ('' or undefined: take msg.action, then `fallback`). */
 export function handleActions(
@@ -25,19 +37,26 @@ export function handleActions(
             done(new Error(shared(RED, 'errors.missingConfig')));
             return;
         }
-        const name = configured || (typeof msg.action === 'string' && msg.action) || fallback;
-        const run = async (): Promise<NodeMessage | void> => {
+        const finish = (out: NodeMessage | void): void => {
+            binding.restoreStatus();
+            if (out) send(out);
+            done();
+        };
+        const fail = (error: Error): void => binding.fail(error, done);
+        let outcome: Awaitable<NodeMessage | void>;
+        try {
+            const name = configured || (typeof msg.action === 'string' && msg.action) || fallback;
             const handler = Object.prototype.hasOwnProperty.call(actions, name) ? actions[name] : undefined;
             if (!handler) {
                 throw new ImsError(shared(RED, 'errors.unknownAction', { action: name, known: Object.keys(actions).join(', ') }), 'IMS_UNKNOWN_ACTION');
             }
-            return handler({ msg, session: binding.account.requireSession() });
-        };
-        run().then((out) => {
-            binding.restoreStatus();
-            if (out) send(out);
-            done();
-        }, (error) => binding.fail(error, done));
+            outcome = handler({ msg, session: binding.account.requireSession() });
+        } catch (error) {
+            fail(error as Error);
+            return;
+        }
+        if (isPromise(outcome)) outcome.then(finish, fail);
+        else finish(outcome);
     });
 }
 
@@ -47,9 +66,9 @@ export interface TypedSetting {
     type?: string;
 }
 
-/** The setting's value for this message (undefined when blank). */
-export function evaluate(RED: NodeAPI, node: Node, setting: TypedSetting, msg: ImsNodeMessage): Promise<unknown> {
-    if (!setting.type || setting.type === 'str') return Promise.resolve(setting.value || undefined);
+/** The setting's value for this message (undefined when blank); a plain string is read at once. */
+export function evaluate(RED: NodeAPI, node: Node, setting: TypedSetting, msg: ImsNodeMessage): Awaitable<unknown> {
+    if (!setting.type || setting.type === 'str') return setting.value || undefined;
     return new Promise((resolve, reject) => {
         RED.util.evaluateNodeProperty(setting.value ?? '', setting.type as string, node, msg, (error: Error | null, value: unknown) => {
             if (error) reject(error);
@@ -59,12 +78,13 @@ export function evaluate(RED: NodeAPI, node: Node, setting: TypedSetting, msg: I
 }
 
 /** The peer an action is about: the node's setting (typed), else msg.topic. */
-export async function peer(RED: NodeAPI, node: Node, setting: TypedSetting, msg: ImsNodeMessage): Promise<string> {
-    const configured = await evaluate(RED, node, setting, msg);
-    const value = configured !== undefined && configured !== null && configured !== '' ? String(configured)
-        : typeof msg.topic === 'string' ? msg.topic : '';
-    if (!value) throw new ImsError(shared(RED, 'errors.noPeer'), 'IMS_NO_RECIPIENT');
-    return value;
+export function peer(RED: NodeAPI, node: Node, setting: TypedSetting, msg: ImsNodeMessage): Awaitable<string> {
+    return settle(evaluate(RED, node, setting, msg), (configured) => {
+        const value = configured !== undefined && configured !== null && configured !== '' ? String(configured)
+            : typeof msg.topic === 'string' ? msg.topic : '';
+        if (!value) throw new ImsError(shared(RED, 'errors.noPeer'), 'IMS_NO_RECIPIENT');
+        return value;
+    });
 }
 
 /** The text and data of msg.payload; an empty payload is an error (nothing to send). */
