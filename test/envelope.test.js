@@ -95,14 +95,26 @@ describe('envelope', function () {
 });
 
 describe('duplicate filter', function () {
-    it('accepts a (sender, id) once and forgets the oldest beyond its capacity', function () {
+    it('accepts a (sender, id) once, remembers at least `capacity` pairs and forgets older ones', function () {
         const filter = new DuplicateFilter(3);
         assert.strictEqual(filter.accept('A', '1'), true);
         assert.strictEqual(filter.accept('A', '1'), false);
         assert.strictEqual(filter.accept('B', '1'), true, 'same id from another sender is another message');
         filter.accept('A', '2');
-        filter.accept('A', '3');
+        for (const [from, id] of [['A', '1'], ['B', '1'], ['A', '2']]) {
+            assert.strictEqual(filter.accept(from, id), false, `${from}/${id} is among the last 3`);
+        }
+        for (const id of ['3', '4', '5', '6', '7', '8']) assert.strictEqual(filter.accept('A', id), true);
+        for (const id of ['6', '7', '8']) assert.strictEqual(filter.accept('A', id), false, `A/${id} is among the last 3`);
         assert.strictEqual(filter.accept('A', '1'), true, 'the oldest was forgotten');
+    });
+
+    it('stays bounded under a long stream of distinct messages', function () {
+        const filter = new DuplicateFilter(100);
+        for (let i = 0; i < 10000; i++) filter.accept('A', String(i));
+        assert.ok(filter.current.size + filter.previous.size <= 200);
+        assert.strictEqual(filter.accept('A', '9999'), false);
+        assert.strictEqual(filter.accept('A', '0'), true);
     });
 });
 

@@ -2,6 +2,7 @@
 // here and nowhere else. The topic is the authority on type and sender; the payload may only refine the
 // type within what the topic allows, and a `from` that contradicts the topic's sender level is a spoof.
 
+import * as bufferModule from 'buffer';
 import { randomBytes } from 'crypto';
 import { ImsError } from './ids';
 import { ParsedTopic, TopicKind } from './topics';
@@ -186,14 +187,22 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// Node's native check then toString is several times faster than a fatal TextDecoder on the hot path;
+// Node 18 before 18.14 has no isUtf8, and falls back to the decoder.
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+const isUtf8: (bytes: Buffer) => boolean = (bufferModule as { isUtf8?: (bytes: Buffer) => boolean }).isUtf8
+    ?? ((bytes) => {
+        try {
+            fatalUtf8.decode(bytes);
+            return true;
+        } catch {
+            return false;
+        }
+    });
 
 function decodeUtf8(bytes: Buffer, topic: string): string {
-    try {
-        return utf8.decode(bytes);
-    } catch {
-        throw malformed(topic, 'the payload is not valid UTF-8');
-    }
+    if (!isUtf8(bytes)) throw malformed(topic, 'the payload is not valid UTF-8');
+    return bytes.toString('utf8');
 }
 
 function malformed(topic: string, why: string): ImsError {
