@@ -84,9 +84,13 @@ async function relayCase(broker, red, { rounds, count, seconds, log }) {
                 const driver = await DriverProcess.connect(broker.url, qos);
                 try {
                     await driver.ready();
+                    // Every bot runs in this process: its CPU time per relayed message is steadier than the rate.
+                    const cpu = process.cpuUsage();
                     const tp = await driver.throughput(count, 200);
-                    const s = (samples[`${name}.qos${qos}`] ||= { rate: [], p50_1k: [], p99_1k: [], p50_5k: [], p99_5k: [], lost: [] });
+                    const used = process.cpuUsage(cpu);
+                    const s = (samples[`${name}.qos${qos}`] ||= { rate: [], cpu: [], p50_1k: [], p99_1k: [], p50_5k: [], p99_5k: [], lost: [] });
                     s.rate.push(tp.rate);
+                    s.cpu.push((used.user + used.system) / Math.max(1, tp.received));
                     if (qos === 1) {
                         const l1 = await driver.latency(1000, seconds);
                         const l5 = await driver.latency(5000, seconds);
@@ -103,7 +107,7 @@ async function relayCase(broker, red, { rounds, count, seconds, log }) {
     }
     const result = {};
     for (const [key, s] of Object.entries(samples)) {
-        result[key] = { maxRate: round(median(s.rate), 0) };
+        result[key] = { maxRate: round(median(s.rate), 0), cpuPerMessageUs: round(median(s.cpu), 0) };
         if (s.p99_1k.length) {
             Object.assign(result[key], {
                 p50_1k: round(median(s.p50_1k)), p99_1k: round(median(s.p99_1k)),

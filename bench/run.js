@@ -83,6 +83,10 @@ function printTable(results) {
             const [raw, core, ims] = ['raw', 'core', 'ims'].map((c) => b.relay[`${c}.qos${qos}`].maxRate);
             rows.push([name, `relay QoS ${qos} msg/s`, raw, core, ims, round(ims / core), round(ims / raw)]);
         }
+        for (const qos of [0, 1]) {
+            const [raw, core, ims] = ['raw', 'core', 'ims'].map((c) => b.relay[`${c}.qos${qos}`].cpuPerMessageUs);
+            rows.push([name, `relay QoS ${qos} bot CPU us/msg`, raw, core, ims, round(ims / core), round(ims / raw)]);
+        }
         for (const key of ['p50_1k', 'p99_1k', 'p50_5k', 'p99_5k']) {
             const [raw, core, ims] = ['raw', 'core', 'ims'].map((c) => b.relay[`${c}.qos1`][key]);
             rows.push([name, `relay QoS 1 ${key.replace('_', ' @')} ms`, raw, core, ims, round(ims / core), round(ims / raw)]);
