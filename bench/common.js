@@ -24,7 +24,7 @@ async function startBrokers() {
     });
     brokers.push({ name: 'embedded', url: `mqtt://127.0.0.1:${port}`, port, virtualGroups: true, stop: stopChild });
     if (MOSQUITTO) {
-        const m = await new MosquittoUnderTest({ extraConfig: ['max_queued_messages 100000', 'max_inflight_messages 0'] }).start();
+        const m = await new MosquittoUnderTest({ extraConfig: ['max_queued_messages 100000', 'max_inflight_messages 0', 'set_tcp_nodelay true'] }).start();
         brokers.push({ name: 'mosquitto', url: m.url, port: m.port, virtualGroups: false, stop: () => m.stop() });
     }
     return brokers;

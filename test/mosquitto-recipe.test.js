@@ -35,7 +35,7 @@ const haveMosquittoPasswd = (() => { try { execFileSync('sh', ['-c', 'command -v
         for (const [user, password] of Object.entries(USERS)) {
             execFileSync('mosquitto_passwd', [...(fs.existsSync(passwordFile) ? [] : ['-c']), '-b', passwordFile, user, password]);
         }
-        broker = await new MosquittoUnderTest({ passwordFile, aclFile: ACL }).start();
+        broker = await new MosquittoUnderTest({ passwordFile, aclFile: ACL, extraConfig: ['set_tcp_nodelay true'] }).start(); // as docs/SECURITY.md configures it
     });
     after(async function () {
         await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
