@@ -31,7 +31,7 @@ export = function register(RED: NodeAPI): void {
                 const content = requireContent(RED, msg.payload);
                 const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
                 if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');
-                return session.sendChat(to, { ...content, clientId }).then(nothing);
+                return session.sendChat(to, { text: content.text, data: content.data, clientId }).then(nothing);
             }),
         }, 'send');
     }

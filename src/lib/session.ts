@@ -164,7 +164,8 @@ export class ImsSession extends EventEmitter implements SessionContext {
 
     /** Publishes a new message from this account on `topic`; resolves with what was sent. */
     async publish(topic: string, fields: Omit<NewMessage, 'from'>, options: { retain?: boolean; qos?: QoS } = {}): Promise<Envelope> {
-        const envelope = createEnvelope({ ...fields, from: this.userId });
+        // No spread syntax here: see addTopicFields in envelope.ts.
+        const envelope = createEnvelope({ type: fields.type, from: this.userId, to: fields.to, text: fields.text, data: fields.data });
         const payload = encodeEnvelope(envelope, this.maxPayload);
         await this.connection.publish(topic, payload, { qos: options.qos ?? this.qos, retain: options.retain ?? false });
         return envelope;
