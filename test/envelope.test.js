@@ -109,12 +109,19 @@ describe('duplicate filter', function () {
         assert.strictEqual(filter.accept('A', '1'), true, 'the oldest was forgotten');
     });
 
-    it('stays bounded under a long stream of distinct messages', function () {
-        const filter = new DuplicateFilter(100);
-        for (let i = 0; i < 10000; i++) filter.accept('A', String(i));
-        assert.ok(filter.current.size + filter.previous.size <= 200);
-        assert.strictEqual(filter.accept('A', '9999'), false);
-        assert.strictEqual(filter.accept('A', '0'), true);
+    it('stays bounded under a long stream of distinct messages, and knows every recent one', function () {
+        const filter = new DuplicateFilter(1000);
+        for (let i = 0; i < 100000; i++) assert.strictEqual(filter.accept(`U${i % 7}`, `id-${i}`), true, `message ${i} is new`);
+        assert.ok(filter.size >= 1000 && filter.size <= 2000, `remembers ${filter.size}`);
+        for (let i = 99000; i < 100000; i++) assert.strictEqual(filter.accept(`U${i % 7}`, `id-${i}`), false, `message ${i} is a repeat`);
+        assert.strictEqual(filter.accept('U0', 'id-0'), true, 'long forgotten');
+    });
+
+    it('tells apart pairs that differ only in where the sender ends and the id begins', function () {
+        const filter = new DuplicateFilter();
+        assert.strictEqual(filter.accept('AB', 'C'), true);
+        assert.strictEqual(filter.accept('A', 'BC'), true);
+        assert.strictEqual(filter.accept('AB', 'C'), false);
     });
 });
 
