@@ -7,6 +7,7 @@ import { EventEmitter } from 'events';
 import mqtt, { IClientOptions, IClientPublishOptions, ISubscriptionGrant, MqttClient } from 'mqtt';
 import { ImsError } from './ids';
 import { SubscriptionTable } from './subscriptions';
+import { OutgoingStore } from './outgoingStore';
 import { tuneSocket } from './socketTuning';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -86,7 +87,7 @@ export class ImsConnection extends EventEmitter {
         if (this.client) return;
         const { url, subscriptionLimit: _limit, connectWaitMs: _wait, ...clientOptions } = this.options;
         // We re-subscribe from our own table, in batches; MQTT.js's own copy would send duplicates.
-        const client = mqtt.connect(url, { log: MQTT_LOG, ...clientOptions, resubscribe: false });
+        const client = mqtt.connect(url, { log: MQTT_LOG, outgoingStore: new OutgoingStore(), ...clientOptions, resubscribe: false });
         this.client = client;
         this.setState('connecting');
         client.on('connect', (connack) => this.onConnect(connack.sessionPresent));
