@@ -22,10 +22,7 @@ export class DuplicateFilter {
 
     /** True the first time a (sender, id) pair is offered; false for a repeat while it is remembered. */
     accept(from: string, id: string): boolean {
-        const h1 = hashOf(from, id, 0x811c9dc5);
-        const h2 = hashOf(from, id, 0x3c6ef372);
-        // 32 bits of one hash and 21 of the other; 0 marks an empty slot.
-        const key = (h1 >>> 0) * SLOT_BITS + (h2 >>> 11) || 1;
+        const key = keyOf(from, id);
         if (contains(this.current, key) || contains(this.previous, key)) return false;
         if (2 * (this.currentCount + 1) > this.current.length) this.current = grown(this.current);
         insert(this.current, key);
@@ -49,12 +46,30 @@ const INITIAL_SLOTS = 64;
 /** A key's low 21 bits pick its first slot (tables stay far below 2^21 slots). */
 const SLOT_BITS = 2097152;
 
-/** FNV-1a over `from`, a separator and `id`, with a final avalanche (MurmurHash3's fmix32). */
-function hashOf(from: string, id: string, seed: number): number {
-    let h = seed;
-    for (let i = 0; i < from.length; i++) h = Math.imul(h ^ from.charCodeAt(i), 0x01000193);
-    h = Math.imul(h ^ 0xffff, 0x01000193);
-    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+/**
+ * The pair's 53-bit key, never 0 (0 marks an empty slot): 32 bits of an FNV-1a hash and 21 of a second
+ * one with another seed and multiplier, both over `from`, its length and `id` in one pass, each
+ * finished with MurmurHash3's fmix32. The length (above any char code) keeps ("AB", "C") apart from ("A", "BC").
+ */
+function keyOf(from: string, id: string): number {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x3c6ef372;
+    for (let i = 0; i < from.length; i++) {
+        const c = from.charCodeAt(i);
+        h1 = Math.imul(h1 ^ c, 0x01000193);
+        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    h1 = Math.imul(h1 ^ (0x10000 + from.length), 0x01000193);
+    h2 = Math.imul(h2 ^ (0x10000 + from.length), 0x5bd1e995);
+    for (let i = 0; i < id.length; i++) {
+        const c = id.charCodeAt(i);
+        h1 = Math.imul(h1 ^ c, 0x01000193);
+        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    return (fmix32(h1) >>> 0) * SLOT_BITS + (fmix32(h2) >>> 11) || 1;
+}
+
+function fmix32(h: number): number {
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
