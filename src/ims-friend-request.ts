@@ -3,7 +3,7 @@
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { Awaitable, handleActions, listMessage, peer } from './red/actions';
-import { bindToAccount } from './red/imsNode';
+import { bindToAccount, forwardAfter } from './red/imsNode';
 import { contentOf, ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
 interface ImsFriendRequestDef extends NodeDef {
@@ -27,10 +27,7 @@ export = function register(RED: NodeAPI): void {
                     node.send(msg);
                     return;
                 }
-                session.friends.respond(message.from, true).then(() => {
-                    msg.ims.data = { ...msg.ims.data, autoAccepted: true };
-                    node.send(msg);
-                }, (error: Error) => node.error(error.message, msg));
+                forwardAfter(node, msg, session.friends.respond(message.from, true), 'autoAccepted');
             },
         });
         const text = (payload: unknown): string | undefined => contentOf(payload).text;

@@ -4,7 +4,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ImsError } from './lib/ids';
 import { Awaitable, evaluate, handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
-import { bindToAccount } from './red/imsNode';
+import { bindToAccount, forwardAfter } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
 
 interface ImsGroupDef extends NodeDef {
@@ -30,10 +30,7 @@ export = function register(RED: NodeAPI): void {
                     node.send(msg);
                     return;
                 }
-                session.groups.join(message.group).then(() => {
-                    msg.ims.data = { ...msg.ims.data, autoJoined: true };
-                    node.send(msg);
-                }, (error: Error) => node.error(error.message, msg));
+                forwardAfter(node, msg, session.groups.join(message.group), 'autoJoined');
             },
         });
         const group = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.group, type: def.groupType }, msg);

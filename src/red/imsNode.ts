@@ -6,6 +6,7 @@ import { ImsError } from '../lib/ids';
 import type { ParsedTopic } from '../lib/topics';
 import { Account, AccountUser } from './account';
 import { shared } from './i18n';
+import type { ImsMeta, ImsNodeMessage } from './messages';
 
 export interface ImsConfigNode extends Node {
     account: Account;
@@ -57,6 +58,17 @@ export function bindToAccount(
             node.status(account.currentStatus());
         },
     };
+}
+
+/**
+ * A bot's automatic answer (auto-accept, auto-join): runs `answer`, then forwards the received message
+ * with `data[flag] = true`; when the answer fails, the message goes to a Catch node with the error.
+ */
+export function forwardAfter(node: Node, msg: ImsNodeMessage & { ims: ImsMeta }, answer: Promise<unknown>, flag: string): void {
+    answer.then(() => {
+        msg.ims.data = { ...msg.ims.data, [flag]: true };
+        node.send(msg);
+    }, (error: Error) => node.error(error.message, msg));
 }
 
 export function errorStatus(error: Error): NodeStatus {
