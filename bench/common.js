@@ -18,13 +18,16 @@ async function startBrokers() {
     const brokers = [];
     const child = fork(path.join(__dirname, 'broker-process.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const { port } = await new Promise((resolve) => child.once('message', resolve));
-    const stopChild = () => new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.send('stop');
-    });
+    const stopChild = () =>
+        new Promise((resolve) => {
+            child.once('exit', resolve);
+            child.send('stop');
+        });
     brokers.push({ name: 'embedded', url: `mqtt://127.0.0.1:${port}`, port, virtualGroups: true, stop: stopChild });
     if (MOSQUITTO) {
-        const m = await new MosquittoUnderTest({ extraConfig: ['max_queued_messages 100000', 'max_inflight_messages 0', 'set_tcp_nodelay true'] }).start();
+        const m = await new MosquittoUnderTest({
+            extraConfig: ['max_queued_messages 100000', 'max_inflight_messages 0', 'set_tcp_nodelay true'],
+        }).start();
         brokers.push({ name: 'mosquitto', url: m.url, port: m.port, virtualGroups: false, stop: () => m.stop() });
     }
     return brokers;
@@ -47,9 +50,16 @@ async function startNodeRed() {
     const RED = require('node-red');
     const server = http.createServer();
     RED.init(server, {
-        userDir, flowFile: 'flows.json', credentialSecret: 'bench', httpAdminRoot: false, httpNodeRoot: false,
-        logging: { console: { level: 'error' } }, editorTheme: { projects: { enabled: false } },
-        externalModules: { autoInstall: false }, diagnostics: { enabled: false }, telemetry: { enabled: false },
+        userDir,
+        flowFile: 'flows.json',
+        credentialSecret: 'bench',
+        httpAdminRoot: false,
+        httpNodeRoot: false,
+        logging: { console: { level: 'error' } },
+        editorTheme: { projects: { enabled: false } },
+        externalModules: { autoInstall: false },
+        diagnostics: { enabled: false },
+        telemetry: { enabled: false },
     });
     await RED.start();
     return {

@@ -32,7 +32,14 @@ class Driver {
 
     send() {
         const seq = ++this.seq;
-        const body = JSON.stringify({ v: 1, id: `${this.run}-${seq}`, type: 'chat', from: 'Driver', ts: Date.now(), text: `${this.run}:${seq}` });
+        const body = JSON.stringify({
+            v: 1,
+            id: `${this.run}-${seq}`,
+            type: 'chat',
+            from: 'Driver',
+            ts: Date.now(),
+            text: `${this.run}:${seq}`,
+        });
         this.client.publish(TO_BOT, body, { qos: this.qos });
         return seq;
     }
@@ -41,7 +48,9 @@ class Driver {
     async ready(ms = 15000) {
         const deadline = Date.now() + ms;
         let answered = false;
-        this.onReply = () => { answered = true; };
+        this.onReply = () => {
+            answered = true;
+        };
         while (!answered && Date.now() < deadline) {
             this.send();
             await sleep(100);

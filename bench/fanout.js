@@ -10,12 +10,14 @@ const { client, sleep, round } = require('./common');
 async function connectFriends(url, count) {
     const friends = [];
     for (let i = 0; i < count; i += 100) {
-        const batch = await Promise.all(Array.from({ length: Math.min(100, count - i) }, async (_, j) => {
-            const name = `F${i + j}`;
-            const c = await client(url, { clientId: `GID_IMS@@@${name}` });
-            await c.subscribeAsync(`IMS/${name}/Inbox/#`, { qos: 1 });
-            return c;
-        }));
+        const batch = await Promise.all(
+            Array.from({ length: Math.min(100, count - i) }, async (_, j) => {
+                const name = `F${i + j}`;
+                const c = await client(url, { clientId: `GID_IMS@@@${name}` });
+                await c.subscribeAsync(`IMS/${name}/Inbox/#`, { qos: 1 });
+                return c;
+            }),
+        );
         friends.push(...batch);
     }
     return friends;
@@ -29,8 +31,12 @@ async function greet(url, names, virtualGroups, friends, limitMs) {
     };
     for (const f of friends) f.on('message', onMessage);
     const session = new ImsSession({
-        userId: 'Greeter', deviceId: `Greeter_${virtualGroups ? 'vg' : 'pp'}`, presence: false, virtualGroups,
-        broker: { url, clean: true }, state: { friends: names },
+        userId: 'Greeter',
+        deviceId: `Greeter_${virtualGroups ? 'vg' : 'pp'}`,
+        presence: false,
+        virtualGroups,
+        broker: { url, clean: true },
+        state: { friends: names },
     });
     await session.login();
     await session.connection.whenConnected(10000);

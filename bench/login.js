@@ -11,14 +11,27 @@ async function loginCase(broker, { follows = 1000, groups = 100, log }) {
         following: Array.from({ length: follows }, (_, i) => `U${i}`),
         groups: Array.from({ length: groups }, (_, i) => `Group${i}`),
     };
-    const session = new ImsSession({ userId: 'Busy', deviceId: 'Busy_bench', presence: false, broker: { url: broker.url, clean: true }, state });
+    const session = new ImsSession({
+        userId: 'Busy',
+        deviceId: 'Busy_bench',
+        presence: false,
+        broker: { url: broker.url, clean: true },
+        state,
+    });
     const start = performance.now();
     await session.login();
     const connection = session.connection;
     const deadline = Date.now() + 30000;
     while ((!connection.connected || connection.ackedCount < connection.subscriptions.size) && Date.now() < deadline) await sleep(1);
     const ms = performance.now() - start;
-    const result = { follows, groups, subscriptions: connection.subscriptions.size, acked: connection.ackedCount, ms: round(ms, 1), subscribePackets: connection.subscribePackets };
+    const result = {
+        follows,
+        groups,
+        subscriptions: connection.subscriptions.size,
+        acked: connection.ackedCount,
+        ms: round(ms, 1),
+        subscribePackets: connection.subscribePackets,
+    };
     await session.logout();
     log(`  ${broker.name} login: ${result.subscriptions} subscriptions in ${result.ms} ms, ${result.subscribePackets} SUBSCRIBE packet(s)`);
     return result;

@@ -32,7 +32,15 @@ async function main() {
     };
     while (connected() < n && Date.now() < deadline) await sleep(50);
     const after = await settle();
-    console.log(JSON.stringify({ accounts: n, connected: connected(), rssBeforeMB: before / 2 ** 20, rssAfterMB: after / 2 ** 20, perAccountKB: (after - before) / n / 1024 }));
+    console.log(
+        JSON.stringify({
+            accounts: n,
+            connected: connected(),
+            rssBeforeMB: before / 2 ** 20,
+            rssAfterMB: after / 2 ** 20,
+            perAccountKB: (after - before) / n / 1024,
+        }),
+    );
     await red.stop();
     process.exit(0);
 }

@@ -21,9 +21,44 @@ const CONTENDERS = {
     core: async (broker, red, qos) => {
         await red.deploy([
             { id: 'bt', type: 'tab', label: 'core bot' },
-            { id: 'cb', type: 'mqtt-broker', broker: '127.0.0.1', port: String(broker.port), clientid: 'GID_IMS@@@core_bot', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
-            { id: 'ci', type: 'mqtt in', z: 'bt', topic: BOT_INBOX, qos: String(qos), datatype: 'buffer', broker: 'cb', nl: false, rap: true, rh: 0, inputs: 0, x: 100, y: 100, wires: [['cf']] },
-            { id: 'cf', type: 'function', z: 'bt', func: "msg.topic = 'IMS/' + msg.topic.split('/')[4] + '/Inbox/Chat/Bot';\nreturn msg;", outputs: 1, x: 300, y: 100, wires: [['co']] },
+            {
+                id: 'cb',
+                type: 'mqtt-broker',
+                broker: '127.0.0.1',
+                port: String(broker.port),
+                clientid: 'GID_IMS@@@core_bot',
+                autoConnect: true,
+                usetls: false,
+                protocolVersion: '4',
+                keepalive: '60',
+                cleansession: true,
+            },
+            {
+                id: 'ci',
+                type: 'mqtt in',
+                z: 'bt',
+                topic: BOT_INBOX,
+                qos: String(qos),
+                datatype: 'buffer',
+                broker: 'cb',
+                nl: false,
+                rap: true,
+                rh: 0,
+                inputs: 0,
+                x: 100,
+                y: 100,
+                wires: [['cf']],
+            },
+            {
+                id: 'cf',
+                type: 'function',
+                z: 'bt',
+                func: "msg.topic = 'IMS/' + msg.topic.split('/')[4] + '/Inbox/Chat/Bot';\nreturn msg;",
+                outputs: 1,
+                x: 300,
+                y: 100,
+                wires: [['co']],
+            },
             { id: 'co', type: 'mqtt out', z: 'bt', topic: '', qos: String(qos), retain: '', broker: 'cb', x: 500, y: 100, wires: [] },
         ]);
         return () => red.deploy([]);
@@ -31,7 +66,16 @@ const CONTENDERS = {
     ims: async (broker, red, qos) => {
         await red.deploy([
             { id: 'it', type: 'tab', label: 'ims bot' },
-            { id: 'ia', type: 'ims-config', url: broker.url, userId: 'Bot', deviceId: 'Bot_bench', qos: String(qos), cleanSession: true, presence: false },
+            {
+                id: 'ia',
+                type: 'ims-config',
+                url: broker.url,
+                userId: 'Bot',
+                deviceId: 'Bot_bench',
+                qos: String(qos),
+                cleanSession: true,
+                presence: false,
+            },
             { id: 'ic', type: 'ims-chat', z: 'it', account: 'ia', to: '', via: 'inbox', x: 100, y: 100, wires: [['if']] },
             { id: 'if', type: 'function', z: 'it', func: 'return msg;', outputs: 1, x: 300, y: 100, wires: [['ic']] },
         ]);
@@ -64,9 +108,15 @@ class DriverProcess {
         });
     }
 
-    ready() { return this.call('ready'); }
-    throughput(count, window) { return this.call('throughput', { count, window }); }
-    latency(rate, seconds) { return this.call('latency', { rate, seconds }); }
+    ready() {
+        return this.call('ready');
+    }
+    throughput(count, window) {
+        return this.call('throughput', { count, window });
+    }
+    latency(rate, seconds) {
+        return this.call('latency', { rate, seconds });
+    }
 
     async end() {
         await this.call('end').catch(() => undefined);
@@ -88,13 +138,24 @@ async function relayCase(broker, red, { rounds, count, seconds, log }) {
                     const cpu = process.cpuUsage();
                     const tp = await driver.throughput(count, 200);
                     const used = process.cpuUsage(cpu);
-                    const s = (samples[`${name}.qos${qos}`] ||= { rate: [], cpu: [], p50_1k: [], p99_1k: [], p50_5k: [], p99_5k: [], lost: [] });
+                    const s = (samples[`${name}.qos${qos}`] ||= {
+                        rate: [],
+                        cpu: [],
+                        p50_1k: [],
+                        p99_1k: [],
+                        p50_5k: [],
+                        p99_5k: [],
+                        lost: [],
+                    });
                     s.rate.push(tp.rate);
                     s.cpu.push((used.user + used.system) / Math.max(1, tp.received));
                     if (qos === 1) {
                         const l1 = await driver.latency(1000, seconds);
                         const l5 = await driver.latency(5000, seconds);
-                        s.p50_1k.push(l1.p50); s.p99_1k.push(l1.p99); s.p50_5k.push(l5.p50); s.p99_5k.push(l5.p99);
+                        s.p50_1k.push(l1.p50);
+                        s.p99_1k.push(l1.p99);
+                        s.p50_5k.push(l5.p50);
+                        s.p99_5k.push(l5.p99);
                         s.lost.push(l1.lost + l5.lost);
                     }
                     log(`  ${broker.name} round ${r} ${name} qos${qos}: ${Math.round(tp.rate)} msg/s${tp.timedOut ? ' (time limit)' : ''}`);
@@ -110,8 +171,11 @@ async function relayCase(broker, red, { rounds, count, seconds, log }) {
         result[key] = { maxRate: round(median(s.rate), 0), cpuPerMessageUs: round(median(s.cpu), 0) };
         if (s.p99_1k.length) {
             Object.assign(result[key], {
-                p50_1k: round(median(s.p50_1k)), p99_1k: round(median(s.p99_1k)),
-                p50_5k: round(median(s.p50_5k)), p99_5k: round(median(s.p99_5k)), lost: Math.max(...s.lost),
+                p50_1k: round(median(s.p50_1k)),
+                p99_1k: round(median(s.p99_1k)),
+                p50_5k: round(median(s.p50_5k)),
+                p99_5k: round(median(s.p99_5k)),
+                lost: Math.max(...s.lost),
             });
         }
     }

@@ -25,14 +25,19 @@ function fileLimit() {
 
 function memory(url, accounts) {
     return new Promise((resolve) => {
-        execFile(process.execPath, ['--expose-gc', path.join(__dirname, 'memory.js'), url, String(accounts)], { timeout: 120000 }, (error, stdout) => {
-            const line = stdout.trim().split('\n').pop();
-            try {
-                resolve(JSON.parse(line));
-            } catch {
-                resolve({ accounts, error: error ? error.message : 'no result' });
-            }
-        });
+        execFile(
+            process.execPath,
+            ['--expose-gc', path.join(__dirname, 'memory.js'), url, String(accounts)],
+            { timeout: 120000 },
+            (error, stdout) => {
+                const line = stdout.trim().split('\n').pop();
+                try {
+                    resolve(JSON.parse(line));
+                } catch {
+                    resolve({ accounts, error: error ? error.message : 'no result' });
+                }
+            },
+        );
     });
 }
 
@@ -44,7 +49,12 @@ async function main() {
     log(`bench: ${QUICK ? 'quick' : 'full'} run, ${os.cpus().length} cores, Node ${process.version}, ${members} friends for fan-out`);
     const brokers = await startBrokers();
     const red = await startNodeRed();
-    const results = { date: new Date().toISOString(), settings, machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, brokers: {} };
+    const results = {
+        date: new Date().toISOString(),
+        settings,
+        machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+        brokers: {},
+    };
     try {
         for (const broker of brokers) {
             log(`${broker.name}:`);
@@ -73,7 +83,9 @@ async function main() {
     printTable(results);
     log(`results: ${path.relative(process.cwd(), file)} (${results.seconds} s)`);
     const r = results.brokers.embedded.relay;
-    log(`bench: relay ims/core ${round(r['ims.qos1'].maxRate / r['core.qos1'].maxRate)}x, ims/raw ${round(r['ims.qos1'].maxRate / r['raw.qos1'].maxRate)}x; p99@5k ims ${r['ims.qos1'].p99_5k} core ${r['core.qos1'].p99_5k}`);
+    log(
+        `bench: relay ims/core ${round(r['ims.qos1'].maxRate / r['core.qos1'].maxRate)}x, ims/raw ${round(r['ims.qos1'].maxRate / r['raw.qos1'].maxRate)}x; p99@5k ims ${r['ims.qos1'].p99_5k} core ${r['core.qos1'].p99_5k}`,
+    );
 }
 
 function printTable(results) {
@@ -92,15 +104,28 @@ function printTable(results) {
             rows.push([name, `relay QoS 1 ${key.replace('_', ' @')} ms`, raw, core, ims, round(ims / core), round(ims / raw)]);
         }
         rows.push([name, `greet ${b.fanout.members}: per publish ms`, '', '', b.fanout.perPublish.ms, '', '']);
-        if (b.fanout.virtualGroup) rows.push([name, `greet ${b.fanout.members}: virtual group ms`, '', '', b.fanout.virtualGroup.ms, '', '']);
-        rows.push([name, `login ${b.login.subscriptions} subs: ms (SUBSCRIBE packets)`, '', '', `${b.login.ms} (${b.login.subscribePackets})`, '', '']);
+        if (b.fanout.virtualGroup)
+            rows.push([name, `greet ${b.fanout.members}: virtual group ms`, '', '', b.fanout.virtualGroup.ms, '', '']);
+        rows.push([
+            name,
+            `login ${b.login.subscriptions} subs: ms (SUBSCRIBE packets)`,
+            '',
+            '',
+            `${b.login.ms} (${b.login.subscribePackets})`,
+            '',
+            '',
+        ]);
     }
-    for (const m of results.memory) rows.push(['embedded', `memory ${m.accounts} accounts: KiB each`, '', '', round(m.perAccountKB, 0), '', '']);
+    for (const m of results.memory)
+        rows.push(['embedded', `memory ${m.accounts} accounts: KiB each`, '', '', round(m.perAccountKB, 0), '', '']);
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
     for (const r of rows) console.log(r.map((c, i) => String(c ?? '').padEnd(widths[i])).join('  '));
 }
 
-main().then(() => process.exit(0), (error) => {
-    console.error(error);
-    process.exit(1);
-});
+main().then(
+    () => process.exit(0),
+    (error) => {
+        console.error(error);
+        process.exit(1);
+    },
+);

@@ -1,7 +1,6 @@
 // The editor side shared by every IMS node: ID validators that use the runtime's own rules
 // (window.ImsRules, built from src/lib/ids.ts), typed inputs for peers, and labels. Loaded once by
 // ims-config.html from /resources/<module>/.
-/* global RED, $ */
 (function () {
     'use strict';
 
@@ -28,7 +27,10 @@
         if (!problem) return null;
         var p = problem.params;
         return RED._(NS + problem.key, {
-            name: RED._(NS + 'kind.' + kind), value: p.value, char: p.char || '', prefix: p.prefix || '',
+            name: RED._(NS + 'kind.' + kind),
+            value: p.value,
+            char: p.char || '',
+            prefix: p.prefix || '',
             interpolation: { escapeValue: false },
         });
     }
@@ -50,7 +52,11 @@
         return function (value, opt) {
             var type = $('#node-input-' + typeField).val() || (this && this[typeField]) || 'str';
             if (type !== 'str' || value === '' || value === undefined) return true;
-            var items = list ? String(value).split(/[\s,]+/).filter(Boolean) : [value];
+            var items = list
+                ? String(value)
+                      .split(/[\s,]+/)
+                      .filter(Boolean)
+                : [value];
             for (var i = 0; i < items.length; i++) {
                 var result = check.call(this, items[i], opt);
                 if (result !== true) return result;
@@ -77,5 +83,12 @@
         return parts.join(' ');
     }
 
-    window.ImsEditor = { problemText: problemText, idValidator: idValidator, typedIdValidator: typedIdValidator, typedField: typedField, label: label, rulesOf: rulesOf };
+    window.ImsEditor = {
+        problemText: problemText,
+        idValidator: idValidator,
+        typedIdValidator: typedIdValidator,
+        typedField: typedField,
+        label: label,
+        rulesOf: rulesOf,
+    };
 })();

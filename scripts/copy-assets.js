@@ -16,7 +16,9 @@ fs.rmSync(resources, { recursive: true, force: true });
 fs.mkdirSync(resources);
 const ids = fs.readFileSync(path.join(root, 'nodes', 'lib', 'ids.js'), 'utf8');
 if (/\brequire\(/.test(ids)) throw new Error('nodes/lib/ids.js must not require anything: the editor loads it as it is');
-fs.writeFileSync(path.join(resources, 'ims-rules.js'),
+fs.writeFileSync(
+    path.join(resources, 'ims-rules.js'),
     `// Built from src/lib/ids.ts by scripts/copy-assets.js: the runtime's ID rules, for the editor.\n` +
-    `(function () {\nvar exports = {};\n${ids}\nwindow.ImsRules = exports;\n})();\n`);
+        `(function () {\nvar exports = {};\n${ids}\nwindow.ImsRules = exports;\n})();\n`,
+);
 fs.copyFileSync(path.join(root, 'editor', 'ims-editor.js'), path.join(resources, 'ims-editor.js'));

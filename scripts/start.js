@@ -38,8 +38,7 @@ function linkPackage(userDir) {
 
 /** The demo's nodes with the embedded broker (and every account's URL) on `port`. */
 function demoNodes(port) {
-    const text = fs.readFileSync(DEMO, 'utf8')
-        .split(`mqtt://127.0.0.1:${DEMO_PORT}`).join(`mqtt://127.0.0.1:${port}`);
+    const text = fs.readFileSync(DEMO, 'utf8').split(`mqtt://127.0.0.1:${DEMO_PORT}`).join(`mqtt://127.0.0.1:${port}`);
     // The example imports anywhere as an open broker; npm start runs it secured.
     return JSON.parse(text).map((n) => (n.type === 'ims-broker' ? { ...n, port: String(port), security: true } : n));
 }
@@ -92,16 +91,18 @@ function main() {
     // IMS_NO_DEMO=1 starts an empty editor (the browser tests import the demo from the Examples menu).
     if (process.env.IMS_NO_DEMO !== '1') deployDemo(userDir);
     const editor = `http://${settings.uiHost}:${settings.uiPort}/`;
-    console.log([
-        '',
-        `IMS demo: Node-RED editor at ${editor}`,
-        `          embedded MQTT broker at mqtt://127.0.0.1:${mqttPort} (parent topic IMS)`,
-        '          secured: accounts Bot, Alice, Bob, Carol with passwords bot-pass, alice-pass, bob-pass, carol-pass',
-        `          try:  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t 'IMS/Alice/Inbox/#' -v`,
-        `          and:  mosquitto_pub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t IMS/Bot/Inbox/Chat/Alice -m hello`,
-        '          Ctrl-C stops it.',
-        '',
-    ].join('\n'));
+    console.log(
+        [
+            '',
+            `IMS demo: Node-RED editor at ${editor}`,
+            `          embedded MQTT broker at mqtt://127.0.0.1:${mqttPort} (parent topic IMS)`,
+            '          secured: accounts Bot, Alice, Bob, Carol with passwords bot-pass, alice-pass, bob-pass, carol-pass',
+            `          try:  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t 'IMS/Alice/Inbox/#' -v`,
+            `          and:  mosquitto_pub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t IMS/Bot/Inbox/Chat/Alice -m hello`,
+            '          Ctrl-C stops it.',
+            '',
+        ].join('\n'),
+    );
     const redMain = require.resolve('node-red/red.js');
     const child = spawn(process.execPath, [redMain, '--settings', path.join(__dirname, 'node-red-settings.js'), '--userDir', userDir], {
         stdio: 'inherit',

@@ -33,27 +33,34 @@ export = function register(RED: NodeAPI): void {
             if (!value) throw new ImsError(RED._('ims-broadcast.errors.noRegion'), 'IMS_NO_RECIPIENT');
             return value;
         };
-        handleActions(RED, node, binding, def.action, {
-            greet: async ({ msg, session }) => {
-                const content = requireContent(RED, msg.payload);
-                const configured = await evaluate(RED, node, { value: def.recipients, type: def.recipientsType }, msg);
-                const recipients = listOf(configured) ?? (Array.isArray(msg.topic) ? listOf(msg.topic) : undefined);
-                const result = await session.broadcast.greet(content.text, content.data, recipients, rate, (done, total) => {
-                    node.status({ fill: 'blue', shape: 'dot', text: RED._('ims-broadcast.status.progress', { done, total }) });
-                });
-                const failed = result.failed.map(({ item, error }) => ({ user: item, error: error.message }));
-                return {
-                    topic: session.userId,
-                    payload: { reached: result.ok.sort(), failed },
-                    ims: { type: 'greeting.done', from: session.userId },
-                } as NodeMessage;
+        handleActions(
+            RED,
+            node,
+            binding,
+            def.action,
+            {
+                greet: async ({ msg, session }) => {
+                    const content = requireContent(RED, msg.payload);
+                    const configured = await evaluate(RED, node, { value: def.recipients, type: def.recipientsType }, msg);
+                    const recipients = listOf(configured) ?? (Array.isArray(msg.topic) ? listOf(msg.topic) : undefined);
+                    const result = await session.broadcast.greet(content.text, content.data, recipients, rate, (done, total) => {
+                        node.status({ fill: 'blue', shape: 'dot', text: RED._('ims-broadcast.status.progress', { done, total }) });
+                    });
+                    const failed = result.failed.map(({ item, error }) => ({ user: item, error: error.message }));
+                    return {
+                        topic: session.userId,
+                        payload: { reached: result.ok.sort(), failed },
+                        ims: { type: 'greeting.done', from: session.userId },
+                    } as NodeMessage;
+                },
+                push: async ({ msg, session }) => {
+                    const content = requireContent(RED, msg.payload);
+                    await session.broadcast.push(await region(msg), content.text, content.data);
+                },
+                region: async ({ msg, session }) => session.broadcast.setRegion(await region(msg)),
             },
-            push: async ({ msg, session }) => {
-                const content = requireContent(RED, msg.payload);
-                await session.broadcast.push(await region(msg), content.text, content.data);
-            },
-            region: async ({ msg, session }) => session.broadcast.setRegion(await region(msg)),
-        }, 'greet');
+            'greet',
+        );
     }
     RED.nodes.registerType('ims-broadcast', ImsBroadcast);
 };

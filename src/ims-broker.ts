@@ -29,24 +29,29 @@ interface ImsBrokerCredentials {
     accounts?: string;
 }
 
-
 export = function register(RED: NodeAPI): void {
     function ImsBroker(this: Node, def: ImsBrokerDef): void {
         RED.nodes.createNode(this, def);
         const node = this;
         const creds = (node.credentials ?? {}) as ImsBrokerCredentials;
         const showClients = (count: number): void => {
-            node.status({ fill: 'green', shape: 'dot', text: RED._(def.security ? 'ims-broker.status.secured' : 'ims-broker.status.clients', { count }) });
+            node.status({
+                fill: 'green',
+                shape: 'dot',
+                text: RED._(def.security ? 'ims-broker.status.secured' : 'ims-broker.status.clients', { count }),
+            });
         };
         node.status({ fill: 'yellow', shape: 'ring', text: RED._('ims-broker.status.starting') });
         const starting = (async () => {
-            const security = def.security ? {
-                accounts: parseAccounts(creds.accounts),
-                parentTopic: def.parentTopic || undefined,
-                groupPrefix: def.groupPrefix || undefined,
-                mqSemantics: def.mqSemantics === true,
-                groupIds: def.groupIds ? def.groupIds.split(/[\s,]+/).filter(Boolean) : undefined,
-            } : undefined;
+            const security = def.security
+                ? {
+                      accounts: parseAccounts(creds.accounts),
+                      parentTopic: def.parentTopic || undefined,
+                      groupPrefix: def.groupPrefix || undefined,
+                      mqSemantics: def.mqSemantics === true,
+                      groupIds: def.groupIds ? def.groupIds.split(/[\s,]+/).filter(Boolean) : undefined,
+                  }
+                : undefined;
             // Sessions, queued messages, retained presence and learned blocks live under the user directory.
             const userDir = (RED.settings as { userDir?: string }).userDir;
             const storeDir = def.persist !== false && userDir ? path.join(userDir, 'ims-broker', node.id) : undefined;
@@ -60,20 +65,23 @@ export = function register(RED: NodeAPI): void {
                 security,
                 storeDir,
             });
-        })().then((broker) => {
-            broker.on('clients', showClients);
-            broker.on('refused', (refusal: Refusal) => {
-                node.send({ topic: refusal.user, payload: refusal, ims: { type: 'refused', event: refusal.action } } as NodeMessage);
-            });
-            showClients(0);
-            node.log(RED._('ims-broker.status.listening', { host: def.host || DEFAULT_HOST, port: broker.port }));
-            return broker;
-        }, (error: Error) => {
-            const err = new Error(RED._('ims-broker.errors.listen', { port: def.port, error: error.message }));
-            node.status(errorStatus(err));
-            node.error(err.message, { payload: err.message, topic: 'ims-broker' });
-            return undefined;
-        });
+        })().then(
+            (broker) => {
+                broker.on('clients', showClients);
+                broker.on('refused', (refusal: Refusal) => {
+                    node.send({ topic: refusal.user, payload: refusal, ims: { type: 'refused', event: refusal.action } } as NodeMessage);
+                });
+                showClients(0);
+                node.log(RED._('ims-broker.status.listening', { host: def.host || DEFAULT_HOST, port: broker.port }));
+                return broker;
+            },
+            (error: Error) => {
+                const err = new Error(RED._('ims-broker.errors.listen', { port: def.port, error: error.message }));
+                node.status(errorStatus(err));
+                node.error(err.message, { payload: err.message, topic: 'ims-broker' });
+                return undefined;
+            },
+        );
 
         // The flow may add accounts and lift blocks: {action: "account", payload: {user, password, ...}}.
         const brokerOrFail = async (needsSecurity: boolean): Promise<EmbeddedBroker> => {
@@ -90,20 +98,28 @@ export = function register(RED: NodeAPI): void {
                     const [account] = parseAccounts(JSON.stringify([body]));
                     broker.setAccount(account);
                 } else if (msg.action === 'vgroup') {
-                    if (typeof body.name !== 'string' || !Array.isArray(body.members)) throw new ImsError(RED._('ims-broker.errors.vgroup'), 'IMS_CONFIG');
+                    if (typeof body.name !== 'string' || !Array.isArray(body.members))
+                        throw new ImsError(RED._('ims-broker.errors.vgroup'), 'IMS_CONFIG');
                     broker.setVirtualGroup(body.name, body.members.map(String));
                 } else if (msg.action === 'unblock') {
-                    if (typeof body.blocker !== 'string' || typeof body.blocked !== 'string') throw new ImsError(RED._('ims-broker.errors.unblock'), 'IMS_CONFIG');
+                    if (typeof body.blocker !== 'string' || typeof body.blocked !== 'string')
+                        throw new ImsError(RED._('ims-broker.errors.unblock'), 'IMS_CONFIG');
                     broker.policy?.unblock(body.blocker, body.blocked);
                 } else {
                     throw new ImsError(RED._('ims-broker.errors.unknownAction', { action: String(msg.action) }), 'IMS_UNKNOWN_ACTION');
                 }
             };
-            run().then(() => done(), (error: Error) => done(error));
+            run().then(
+                () => done(),
+                (error: Error) => done(error),
+            );
         });
 
         node.on('close', (done: () => void) => {
-            starting.then((broker) => broker?.close()).catch((error: Error) => node.warn(error.message)).finally(done);
+            starting
+                .then((broker) => broker?.close())
+                .catch((error: Error) => node.warn(error.message))
+                .finally(done);
         });
     }
     RED.nodes.registerType('ims-broker', ImsBroker, {

@@ -25,15 +25,23 @@ export = function register(RED: NodeAPI): void {
             types: ['chat', 'greeting'],
             onMessage: (message) => node.send(toNodeRedMessage(message)),
         });
-        handleActions(RED, node, binding, undefined, {
-            // Synchronous up to the publish when `to` is a plain setting: a bot relays many of these.
-            send: ({ msg, session }) => settle(peer(RED, node, { value: def.to, type: def.toType }, msg), (to) => {
-                const content = requireContent(RED, msg.payload);
-                const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
-                if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');
-                return session.sendChat(to, { text: content.text, data: content.data, clientId }).then(nothing);
-            }),
-        }, 'send');
+        handleActions(
+            RED,
+            node,
+            binding,
+            undefined,
+            {
+                // Synchronous up to the publish when `to` is a plain setting: a bot relays many of these.
+                send: ({ msg, session }) =>
+                    settle(peer(RED, node, { value: def.to, type: def.toType }, msg), (to) => {
+                        const content = requireContent(RED, msg.payload);
+                        const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
+                        if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');
+                        return session.sendChat(to, { text: content.text, data: content.data, clientId }).then(nothing);
+                    }),
+            },
+            'send',
+        );
     }
     RED.nodes.registerType('ims-chat', ImsChat);
 };

@@ -58,12 +58,16 @@ function contextStateStore(node: Node, def: ImsConfigDef): StateStore {
     const store = def.contextStore || undefined;
     const global = node.context().global;
     return {
-        load: () => new Promise((resolve, reject) => {
-            global.get(key, store as string, (error: Error | null | undefined, value: unknown) => (error ? reject(error) : resolve(value as AccountStateData | undefined)));
-        }),
-        save: (data) => new Promise((resolve, reject) => {
-            global.set(key, data, store as string, (error?: Error | null) => (error ? reject(error) : resolve()));
-        }),
+        load: () =>
+            new Promise((resolve, reject) => {
+                global.get(key, store as string, (error: Error | null | undefined, value: unknown) =>
+                    error ? reject(error) : resolve(value as AccountStateData | undefined),
+                );
+            }),
+        save: (data) =>
+            new Promise((resolve, reject) => {
+                global.set(key, data, store as string, (error?: Error | null) => (error ? reject(error) : resolve()));
+            }),
     };
 }
 
@@ -72,9 +76,10 @@ export = function register(RED: NodeAPI): void {
         const tls: IClientOptions = {};
         const tlsNode = def.tls ? (RED.nodes.getNode(def.tls) as TlsConfigNode | null) : null;
         tlsNode?.addTLSOptions(tls);
-        const cloud = def.profile === 'cloud' && creds.accessKey && creds.secretKey
-            ? { accessKey: creds.accessKey, secretKey: creds.secretKey, instanceId: def.instanceId || '' }
-            : undefined;
+        const cloud =
+            def.profile === 'cloud' && creds.accessKey && creds.secretKey
+                ? { accessKey: creds.accessKey, secretKey: creds.secretKey, instanceId: def.instanceId || '' }
+                : undefined;
         return {
             userId: def.userId,
             deviceId: def.deviceId || undefined,
@@ -110,7 +115,10 @@ export = function register(RED: NodeAPI): void {
         const account = new Account(RED, node, () => sessionOptions(def, creds), contextStateStore(node, def));
         node.account = account;
         node.on('close', (done: () => void) => {
-            account.close().catch((error: Error) => node.warn(error.message)).finally(done);
+            account
+                .close()
+                .catch((error: Error) => node.warn(error.message))
+                .finally(done);
         });
     }
 

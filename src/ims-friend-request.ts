@@ -32,13 +32,28 @@ export = function register(RED: NodeAPI): void {
         });
         const text = (payload: unknown): string | undefined => contentOf(payload).text;
         const friend = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.to, type: def.toType }, msg);
-        handleActions(RED, node, binding, def.action, {
-            request: async ({ msg, session }) => { await session.friends.request(await friend(msg), text(msg.payload)); },
-            accept: async ({ msg, session }) => { await session.friends.respond(await friend(msg), true, text(msg.payload)); },
-            reject: async ({ msg, session }) => { await session.friends.respond(await friend(msg), false, text(msg.payload)); },
-            remove: async ({ msg, session }) => { await session.friends.remove(await friend(msg)); },
-            list: async ({ session }) => listMessage(session, 'friends', session.state.pick('friends', 'requestsIn', 'requestsOut')),
-        }, 'request');
+        handleActions(
+            RED,
+            node,
+            binding,
+            def.action,
+            {
+                request: async ({ msg, session }) => {
+                    await session.friends.request(await friend(msg), text(msg.payload));
+                },
+                accept: async ({ msg, session }) => {
+                    await session.friends.respond(await friend(msg), true, text(msg.payload));
+                },
+                reject: async ({ msg, session }) => {
+                    await session.friends.respond(await friend(msg), false, text(msg.payload));
+                },
+                remove: async ({ msg, session }) => {
+                    await session.friends.remove(await friend(msg));
+                },
+                list: async ({ session }) => listMessage(session, 'friends', session.state.pick('friends', 'requestsIn', 'requestsOut')),
+            },
+            'request',
+        );
     }
     RED.nodes.registerType('ims-friend-request', ImsFriendRequest);
 };

@@ -34,21 +34,32 @@ export = function register(RED: NodeAPI): void {
             },
         });
         const group = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.group, type: def.groupType }, msg);
-        handleActions(RED, node, binding, def.action, {
-            create: async ({ msg, session }) => session.groups.create(await group(msg)),
-            join: async ({ msg, session }) => { await session.groups.join(await group(msg)); },
-            leave: async ({ msg, session }) => { await session.groups.leave(await group(msg)); },
-            invite: async ({ msg, session }) => {
-                const users = listOf(await evaluate(RED, node, { value: def.users, type: def.usersType }, msg)) ?? listOf(msg.payload);
-                if (!users) throw new ImsError(RED._('ims-group.errors.noInvitees'), 'IMS_NO_RECIPIENT');
-                await session.groups.invite(await group(msg), users);
+        handleActions(
+            RED,
+            node,
+            binding,
+            def.action,
+            {
+                create: async ({ msg, session }) => session.groups.create(await group(msg)),
+                join: async ({ msg, session }) => {
+                    await session.groups.join(await group(msg));
+                },
+                leave: async ({ msg, session }) => {
+                    await session.groups.leave(await group(msg));
+                },
+                invite: async ({ msg, session }) => {
+                    const users = listOf(await evaluate(RED, node, { value: def.users, type: def.usersType }, msg)) ?? listOf(msg.payload);
+                    if (!users) throw new ImsError(RED._('ims-group.errors.noInvitees'), 'IMS_NO_RECIPIENT');
+                    await session.groups.invite(await group(msg), users);
+                },
+                say: async ({ msg, session }) => {
+                    const content = requireContent(RED, msg.payload);
+                    await session.groups.say(await group(msg), content.text, content.data);
+                },
+                list: async ({ session }) => listMessage(session, 'groups', session.state.list('groups')),
             },
-            say: async ({ msg, session }) => {
-                const content = requireContent(RED, msg.payload);
-                await session.groups.say(await group(msg), content.text, content.data);
-            },
-            list: async ({ session }) => listMessage(session, 'groups', session.state.list('groups')),
-        }, 'say');
+            'say',
+        );
     }
     RED.nodes.registerType('ims-group', ImsGroup);
 };

@@ -30,18 +30,29 @@ export = function register(RED: NodeAPI): void {
             },
         });
         userId = binding?.account.session?.userId ?? '';
-        handleActions(RED, node, binding, def.action, {
-            login: async () => binding?.account.login(),
-            logout: async () => binding?.account.logout(),
-            status: async ({ session }) => ({
-                topic: session.userId,
-                payload: {
-                    loggedIn: session.loggedIn, connection: session.connection.state, clientId: session.clientId,
-                    region: session.broadcast.region ?? null, subscriptions: session.connection.subscriptions.size,
-                },
-                ims: { type: 'status', from: session.userId },
-            } as NodeMessage),
-        }, 'login');
+        handleActions(
+            RED,
+            node,
+            binding,
+            def.action,
+            {
+                login: async () => binding?.account.login(),
+                logout: async () => binding?.account.logout(),
+                status: async ({ session }) =>
+                    ({
+                        topic: session.userId,
+                        payload: {
+                            loggedIn: session.loggedIn,
+                            connection: session.connection.state,
+                            clientId: session.clientId,
+                            region: session.broadcast.region ?? null,
+                            subscriptions: session.connection.subscriptions.size,
+                        },
+                        ims: { type: 'status', from: session.userId },
+                    }) as NodeMessage,
+            },
+            'login',
+        );
     }
     RED.nodes.registerType('ims-login', ImsLogin);
 };

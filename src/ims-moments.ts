@@ -22,17 +22,26 @@ export = function register(RED: NodeAPI): void {
             onMessage: (message) => node.send(toNodeRedMessage(message)),
         });
         const user = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.user, type: def.userType }, msg);
-        handleActions(RED, node, binding, def.action, {
-            post: async ({ msg, session }) => {
-                const content = requireContent(RED, msg.payload);
-                await session.moments.post(content.text, content.data);
+        handleActions(
+            RED,
+            node,
+            binding,
+            def.action,
+            {
+                post: async ({ msg, session }) => {
+                    const content = requireContent(RED, msg.payload);
+                    await session.moments.post(content.text, content.data);
+                },
+                follow: async ({ msg, session }) => session.moments.follow(await user(msg)),
+                unfollow: async ({ msg, session }) => session.moments.unfollow(await user(msg)),
+                block: async ({ msg, session }) => {
+                    await session.moments.block(await user(msg));
+                },
+                unblock: async ({ msg, session }) => session.moments.unblock(await user(msg)),
+                list: async ({ session }) => listMessage(session, 'following', session.state.pick('following', 'blocked', 'blockedBy')),
             },
-            follow: async ({ msg, session }) => session.moments.follow(await user(msg)),
-            unfollow: async ({ msg, session }) => session.moments.unfollow(await user(msg)),
-            block: async ({ msg, session }) => { await session.moments.block(await user(msg)); },
-            unblock: async ({ msg, session }) => session.moments.unblock(await user(msg)),
-            list: async ({ session }) => listMessage(session, 'following', session.state.pick('following', 'blocked', 'blockedBy')),
-        }, 'post');
+            'post',
+        );
     }
     RED.nodes.registerType('ims-moments', ImsMoments);
 };

@@ -89,7 +89,10 @@ forEachBroker((kind) => {
                 ['{"v":1,"id":"m1","type":"nope","text":"x"}', /unknown type/],
                 ['{"v":1,"id":"m2","type":"friend.request"}', /does not belong on a chat topic/],
                 [Buffer.from([0xc3, 0x28]), /not valid UTF-8/],
-                ['{"v":1,"id":"m3","type":"chat","from":"Mallory","text":"I am UserA"}', /Spoofed sender .* claims "Mallory" but the topic says "UserA"/],
+                [
+                    '{"v":1,"id":"m3","type":"chat","from":"Mallory","text":"I am UserA"}',
+                    /Spoofed sender .* claims "Mallory" but the topic says "UserA"/,
+                ],
             ];
             for (const [payload, why] of bad) {
                 await raw.publishAsync('IMS/UserB/Inbox/Chat/UserA', payload, { qos: 1 });
@@ -110,13 +113,18 @@ forEachBroker((kind) => {
             const envelope = JSON.stringify({ v: 1, id: '01JDUPLICATE0000000000000', type: 'chat', from: 'UserA', text: 'once' });
             await raw.publishAsync('IMS/UserB/Inbox/Chat/UserA', envelope, { qos: 1 });
             await raw.publishAsync('IMS/UserB/Inbox/Chat/UserA', envelope, { qos: 1 });
-            await raw.publishAsync('IMS/UserB/Inbox/Chat/UserA', JSON.stringify({ v: 1, id: 'other', type: 'chat', text: 'twice?' }), { qos: 1 });
+            await raw.publishAsync('IMS/UserB/Inbox/Chat/UserA', JSON.stringify({ v: 1, id: 'other', type: 'chat', text: 'twice?' }), {
+                qos: 1,
+            });
             await chatB.next((m) => m.payload === 'twice?');
             assert.deepStrictEqual(chatB.texts(), ['once', 'twice?']);
         });
 
         it('refuses oversized messages in both directions', async function () {
-            await start([...imNode('ims-chat', 'chatA', 'A'), ...imNode('ims-chat', 'chatB', 'B')], { A: { maxPayload: '500' }, B: { maxPayload: '500' } });
+            await start([...imNode('ims-chat', 'chatA', 'A'), ...imNode('ims-chat', 'chatB', 'B')], {
+                A: { maxPayload: '500' },
+                B: { maxPayload: '500' },
+            });
             const chatB = record('chatB');
             const errs = errors();
             send('chatA', { topic: 'UserB', payload: 'x'.repeat(600) });

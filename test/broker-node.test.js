@@ -11,7 +11,10 @@ function connect(url, options = {}) {
     const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, ...options });
     return new Promise((resolve, reject) => {
         client.once('connect', () => resolve(client));
-        client.once('error', (error) => { client.end(true); reject(error); });
+        client.once('error', (error) => {
+            client.end(true);
+            reject(error);
+        });
     });
 }
 
@@ -52,7 +55,9 @@ describe('ims-broker', function () {
         await load([{ id: 'b', type: 'ims-broker', port: String(port) }]);
         await waitForStatus(helper.getNode('b'), (s) => s.fill === 'green');
         const { networkInterfaces } = require('os');
-        const outside = Object.values(networkInterfaces()).flat().find((i) => i.family === 'IPv4' && !i.internal);
+        const outside = Object.values(networkInterfaces())
+            .flat()
+            .find((i) => i.family === 'IPv4' && !i.internal);
         if (outside) await assert.rejects(connect(`mqtt://${outside.address}:${port}`), /ECONNREFUSED/);
         await (await connect(`mqtt://127.0.0.1:${port}`)).endAsync();
     });
@@ -82,7 +87,10 @@ describe('ims-broker', function () {
         await Promise.all([connected(helper.getNode('cfgA')), connected(helper.getNode('cfgB'))]);
         for (let deploy = 1; deploy <= 3; deploy++) {
             // A full deploy stops every node (the broker frees its port) and starts them again.
-            await helper.setFlows(flow.map((n) => (n.id === 'b' ? { ...n, name: `deploy ${deploy}` } : n)), 'full');
+            await helper.setFlows(
+                flow.map((n) => (n.id === 'b' ? { ...n, name: `deploy ${deploy}` } : n)),
+                'full',
+            );
             const b = helper.getNode('b');
             await waitForStatus(b, (s) => s.fill === 'green' || s.fill === 'red').catch(() => undefined);
             assert.notStrictEqual(b.status.lastCall.args[0].fill, 'red', `deploy ${deploy}: ${b.status.lastCall.args[0].text}`);

@@ -11,14 +11,44 @@ describe('topic codec', function () {
 
     // Every row of the SPEC's topic table, built and parsed back.
     const rows = [
-        ['friend request', () => codec.friendRequest('UserB', 'UserA'), 'IMS/UserB/Inbox/Add/GFReq/UserA', { kind: 'friend.request', to: 'UserB', from: 'UserA' }],
-        ['friend response', () => codec.friendResponse('UserA', 'UserB'), 'IMS/UserA/Inbox/Add/GFResp/UserB', { kind: 'friend.response', to: 'UserA', from: 'UserB' }],
+        [
+            'friend request',
+            () => codec.friendRequest('UserB', 'UserA'),
+            'IMS/UserB/Inbox/Add/GFReq/UserA',
+            { kind: 'friend.request', to: 'UserB', from: 'UserA' },
+        ],
+        [
+            'friend response',
+            () => codec.friendResponse('UserA', 'UserB'),
+            'IMS/UserA/Inbox/Add/GFResp/UserB',
+            { kind: 'friend.response', to: 'UserA', from: 'UserB' },
+        ],
         ['1:1 chat', () => codec.chat('UserB', 'UserA'), 'IMS/UserB/Inbox/Chat/UserA', { kind: 'chat', to: 'UserB', from: 'UserA' }],
-        ['block notice', () => codec.unsub('UserA', 'UserB'), 'IMS/UserA/Inbox/Update/UserB/Unsub', { kind: 'unsub', to: 'UserA', from: 'UserB' }],
-        ['group invitation', () => codec.groupInvite('UserB', 'UserA'), 'IMS/UserB/Inbox/Group/Invite/UserA', { kind: 'group.invite', to: 'UserB', from: 'UserA' }],
-        ['device p2p', () => codec.p2p('GID_IMS@@@DeviceID_B'), 'IMS/p2p/GID_IMS@@@DeviceID_B', { kind: 'p2p', clientId: 'GID_IMS@@@DeviceID_B' }],
+        [
+            'block notice',
+            () => codec.unsub('UserA', 'UserB'),
+            'IMS/UserA/Inbox/Update/UserB/Unsub',
+            { kind: 'unsub', to: 'UserA', from: 'UserB' },
+        ],
+        [
+            'group invitation',
+            () => codec.groupInvite('UserB', 'UserA'),
+            'IMS/UserB/Inbox/Group/Invite/UserA',
+            { kind: 'group.invite', to: 'UserB', from: 'UserA' },
+        ],
+        [
+            'device p2p',
+            () => codec.p2p('GID_IMS@@@DeviceID_B'),
+            'IMS/p2p/GID_IMS@@@DeviceID_B',
+            { kind: 'p2p', clientId: 'GID_IMS@@@DeviceID_B' },
+        ],
         ['moments', () => codec.moments('UserB'), 'IMS/UserB', { kind: 'moment', from: 'UserB' }],
-        ['group chat', () => codec.groupMessage('Group123', 'UserB'), 'IMS/Group123/UserB', { kind: 'group', group: 'Group123', from: 'UserB' }],
+        [
+            'group chat',
+            () => codec.groupMessage('Group123', 'UserB'),
+            'IMS/Group123/UserB',
+            { kind: 'group', group: 'Group123', from: 'UserB' },
+        ],
         ['regional push', () => codec.system('Beijing'), 'IMS/System/Beijing', { kind: 'system', region: 'Beijing' }],
         ['presence', () => codec.presence('UserA'), 'IMS/UserA/Presence', { kind: 'presence', from: 'UserA' }],
     ];
@@ -38,8 +68,13 @@ describe('topic codec', function () {
         const other = new TopicCodec({ parentTopic: 'ChatApp', groupPrefix: 'G-' });
         assert.strictEqual(other.chat('bob', 'alice'), 'ChatApp/bob/Inbox/Chat/alice');
         assert.strictEqual(other.groupMessage('G-family', 'alice'), 'ChatApp/G-family/alice');
-        assert.deepStrictEqual(other.parse('ChatApp/G-family/alice'), { kind: 'group', topic: 'ChatApp/G-family/alice', group: 'G-family', from: 'alice' });
-        assert.strictEqual(other.parse('IMS/bob/Inbox/Chat/alice'), null, 'another app\'s parent topic is not ours');
+        assert.deepStrictEqual(other.parse('ChatApp/G-family/alice'), {
+            kind: 'group',
+            topic: 'ChatApp/G-family/alice',
+            group: 'G-family',
+            from: 'alice',
+        });
+        assert.strictEqual(other.parse('IMS/bob/Inbox/Chat/alice'), null, "another app's parent topic is not ours");
     });
 
     it('round-trips Unicode IDs on a standard broker', function () {
@@ -49,9 +84,20 @@ describe('topic codec', function () {
     });
 
     it('returns null for topics outside the layout', function () {
-        for (const topic of ['IMS', 'IMS/UserA/Inbox', 'IMS/UserA/Inbox/Chat', 'IMS/UserA/Inbox/Chat/B/extra',
-            'IMS/UserA/Other', 'IMS/UserA/Inbox/Add/Other/UserB', 'IMS/p2p/no-separator', 'IMS/System',
-            'IMS/System/a/b', 'IMS/Group1/a/b', 'other/UserA', 'IMS/UserA/Inbox/Chat/Group1']) {
+        for (const topic of [
+            'IMS',
+            'IMS/UserA/Inbox',
+            'IMS/UserA/Inbox/Chat',
+            'IMS/UserA/Inbox/Chat/B/extra',
+            'IMS/UserA/Other',
+            'IMS/UserA/Inbox/Add/Other/UserB',
+            'IMS/p2p/no-separator',
+            'IMS/System',
+            'IMS/System/a/b',
+            'IMS/Group1/a/b',
+            'other/UserA',
+            'IMS/UserA/Inbox/Chat/Group1',
+        ]) {
             assert.strictEqual(codec.parse(topic), null, topic);
         }
     });
@@ -68,7 +114,10 @@ describe('topic codec', function () {
         const strict = new TopicCodec({ profile: 'cloud' });
         assert.strictEqual(strict.chat('UserB', 'UserA'), 'IMS/UserB/Inbox/Chat/UserA');
         const long = 'U'.repeat(30);
-        assert.throws(() => strict.friendRequest(long, long), (err) => err.code === 'IMS_TOPIC_TOO_LONG' && /64/.test(err.message));
+        assert.throws(
+            () => strict.friendRequest(long, long),
+            (err) => err.code === 'IMS_TOPIC_TOO_LONG' && /64/.test(err.message),
+        );
         assert.doesNotThrow(() => codec.friendRequest(long, long), 'the standard profile has no such limit');
     });
 
@@ -88,15 +137,33 @@ describe('ID rules', function () {
         });
     }
     const invalid = [
-        ['', /empty/], ['a/b', /"\/"/], ['a+b', /"\+"/], ['a#b', /"#"/], ['a.b', /"\."/], ['a b', /a space/],
-        ['a\tb', /U\+0009/], ['a\nb', /U\+000A/], ['a\u0000b', /U\+0000/], ['a\u200bb', /U\+200B/], ['a\u202eb', /U\+202E/],
-        ['a\u00a0b', /U\+00A0/], ['a\u3000b', /U\+3000/], ['a\ufeffb', /U\+FEFF/], ['\ue000', /U\+E000/],
-        ['$SYS', /starts with "\$"/], ['p2p', /reserved/], ['System', /reserved/], ['Group7', /group prefix/],
+        ['', /empty/],
+        ['a/b', /"\/"/],
+        ['a+b', /"\+"/],
+        ['a#b', /"#"/],
+        ['a.b', /"\."/],
+        ['a b', /a space/],
+        ['a\tb', /U\+0009/],
+        ['a\nb', /U\+000A/],
+        ['a\u0000b', /U\+0000/],
+        ['a\u200bb', /U\+200B/],
+        ['a\u202eb', /U\+202E/],
+        ['a\u00a0b', /U\+00A0/],
+        ['a\u3000b', /U\+3000/],
+        ['a\ufeffb', /U\+FEFF/],
+        ['\ue000', /U\+E000/],
+        ['$SYS', /starts with "\$"/],
+        ['p2p', /reserved/],
+        ['System', /reserved/],
+        ['Group7', /group prefix/],
     ];
     for (const [id, why] of invalid) {
         it(`refuses user ID ${JSON.stringify(id)}`, function () {
             assert.match(idProblem('user', id, standard), why);
-            assert.throws(() => assertId('user', id, standard), (err) => err.code === 'IMS_INVALID_ID');
+            assert.throws(
+                () => assertId('user', id, standard),
+                (err) => err.code === 'IMS_INVALID_ID',
+            );
         });
     }
     it('refuses non-strings', function () {

@@ -5,14 +5,16 @@
 const assert = require('assert');
 const { execSync } = require('child_process');
 const { forEachBroker, freePort, AedesUnderTest } = require('./helpers/brokers');
-const { helper, load, account, nextMessage, waitForStatus, nextError, connected } = require('./helpers/red');
+const { helper, load, account, nextMessage, waitForStatus, connected } = require('./helpers/red');
 
 const green = (s) => s.fill === 'green' && s.shape === 'dot';
 
 forEachBroker((kind) => {
     describe('ims-config', function () {
         let broker;
-        beforeEach(async function () { broker = await kind.create().start(); });
+        beforeEach(async function () {
+            broker = await kind.create().start();
+        });
         afterEach(async function () {
             await helper.unload();
             await broker.stop();
@@ -25,12 +27,14 @@ forEachBroker((kind) => {
                 { id: 'chatA1', type: 'ims-chat', account: 'cfgA', wires: [['outA1']] },
                 { id: 'chatA2', type: 'ims-chat', account: 'cfgA', wires: [['outA2']] },
                 { id: 'chatB', type: 'ims-chat', account: 'cfgB', wires: [['outB']] },
-                { id: 'outA1', type: 'helper' }, { id: 'outA2', type: 'helper' }, { id: 'outB', type: 'helper' },
+                { id: 'outA1', type: 'helper' },
+                { id: 'outA2', type: 'helper' },
+                { id: 'outB', type: 'helper' },
             ];
         }
 
         it('shares one connection between the nodes of an account and delivers to each of them', async function () {
-            await load( twoAccounts());
+            await load(twoAccounts());
             const cfgA = helper.getNode('cfgA');
             await Promise.all([connected(cfgA), connected(helper.getNode('cfgB'))]);
             const sessionA = cfgA.account.session;
@@ -38,8 +42,12 @@ forEachBroker((kind) => {
             assert.strictEqual(sessionA.clientId, 'GID_IMS@@@UserA_test');
             assert.strictEqual(sessionA.connection.subscriptions.size, 2, 'inbox and p2p held once for both nodes');
             const [m1, m2] = await Promise.all([
-                nextMessage(helper.getNode('outA1')), nextMessage(helper.getNode('outA2')),
-                new Promise((resolve) => { helper.getNode('chatB').receive({ topic: 'UserA', payload: 'hi A' }); resolve(); }),
+                nextMessage(helper.getNode('outA1')),
+                nextMessage(helper.getNode('outA2')),
+                new Promise((resolve) => {
+                    helper.getNode('chatB').receive({ topic: 'UserA', payload: 'hi A' });
+                    resolve();
+                }),
             ]);
             for (const msg of [m1, m2]) {
                 assert.strictEqual(msg.payload, 'hi A');
@@ -50,7 +58,7 @@ forEachBroker((kind) => {
         });
 
         it('shows the connection status on every user node, and reconnects with its subscriptions restored', async function () {
-            await load( twoAccounts());
+            await load(twoAccounts());
             const chatA1 = helper.getNode('chatA1');
             const chatA2 = helper.getNode('chatA2');
             await Promise.all([connected(helper.getNode('cfgA')), connected(helper.getNode('cfgB'))]);
@@ -71,11 +79,11 @@ forEachBroker((kind) => {
             assert.strictEqual((await received).payload, 'after restart');
         });
 
-        it('sends device-addressed p2p, received on the device\'s own p2p topic', async function () {
+        it("sends device-addressed p2p, received on the device's own p2p topic", async function () {
             const flow = twoAccounts();
             flow.find((n) => n.id === 'chatA1').via = 'p2p';
             flow.find((n) => n.id === 'chatA1').clientId = 'GID_IMS@@@UserB_test';
-            await load( flow);
+            await load(flow);
             await Promise.all([connected(helper.getNode('cfgA')), connected(helper.getNode('cfgB'))]);
             const received = nextMessage(helper.getNode('outB'));
             helper.getNode('chatA1').receive({ topic: 'UserB', payload: 'to your phone' });
@@ -87,7 +95,7 @@ forEachBroker((kind) => {
         });
 
         it('reports an invalid Client ID as a catchable error before connecting', async function () {
-            await load( [
+            await load([
                 account('cfgBad', 'UserA', broker.url, { deviceId: 'bad@@@device' }),
                 { id: 'chat', type: 'ims-chat', account: 'cfgBad', wires: [[]] },
                 { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
@@ -106,7 +114,7 @@ forEachBroker((kind) => {
 
         if (kind.name === 'mosquitto') {
             it('speaks MQTT 5 with a session expiry', async function () {
-                await load( twoAccounts({ protocolVersion: '5', sessionExpiry: '600' }, { protocolVersion: '5' }));
+                await load(twoAccounts({ protocolVersion: '5', sessionExpiry: '600' }, { protocolVersion: '5' }));
                 await Promise.all([connected(helper.getNode('cfgA')), connected(helper.getNode('cfgB'))]);
                 const options = helper.getNode('cfgA').account.session.connection.options;
                 assert.strictEqual(options.protocolVersion, 5);
@@ -124,7 +132,7 @@ describe('ims-config without a broker', function () {
 
     it('reports an unreachable broker to Catch nodes and fails sends with a clear error', async function () {
         const port = await freePort(); // nothing listens here
-        await load( [
+        await load([
             account('cfg', 'UserA', `mqtt://127.0.0.1:${port}`),
             { id: 'chat', type: 'ims-chat', account: 'cfg', wires: [[]] },
             { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
@@ -152,13 +160,17 @@ describe('ims-config on a cloud MQ profile', function () {
     const instanceId = 'mqtt-cn-0pp0';
     const clientId = 'GID_IMS@@@DeviceID_A';
     // Computed independently of the package, with openssl.
-    const expectedPassword = execSync(`printf '%s' '${clientId}' | openssl dgst -sha1 -hmac '${secretKey}' -binary | base64`).toString().trim();
+    const expectedPassword = execSync(`printf '%s' '${clientId}' | openssl dgst -sha1 -hmac '${secretKey}' -binary | base64`)
+        .toString()
+        .trim();
     let broker;
 
     before(async function () {
         broker = await new AedesUnderTest({ username: `Signature|${accessKey}|${instanceId}`, password: expectedPassword }).start();
     });
-    after(async function () { await broker.stop(); });
+    after(async function () {
+        await broker.stop();
+    });
     afterEach(() => helper.unload());
 
     function cloudFlow() {
@@ -171,7 +183,7 @@ describe('ims-config on a cloud MQ profile', function () {
     }
 
     it('logs in with the signature computed from AccessKey and SecretKey', async function () {
-        await load( cloudFlow(), { cfg: { accessKey, secretKey } });
+        await load(cloudFlow(), { cfg: { accessKey, secretKey } });
         const cfg = helper.getNode('cfg');
         await connected(cfg);
         assert.strictEqual(cfg.account.session.clientId, clientId);
@@ -180,17 +192,20 @@ describe('ims-config on a cloud MQ profile', function () {
     });
 
     it('is refused with a wrong SecretKey, and says so to Catch nodes', async function () {
-        await load( cloudFlow(), { cfg: { accessKey, secretKey: 'wrong' } });
+        await load(cloudFlow(), { cfg: { accessKey, secretKey: 'wrong' } });
         const msg = await nextMessage(helper.getNode('caught'), 5000);
         assert.strictEqual(msg.ims.event, 'connection-error');
         assert.match(msg.payload, /Bad username or password|Not authorized/i);
     });
 
     it('applies the strict ID rules', async function () {
-        await load( [
-            account('cfg', '李娜', broker.url, { profile: 'cloud', deviceId: 'DeviceID_A' }),
-            { id: 'chat', type: 'ims-chat', account: 'cfg', wires: [[]] },
-        ], { cfg: { accessKey, secretKey } });
+        await load(
+            [
+                account('cfg', '李娜', broker.url, { profile: 'cloud', deviceId: 'DeviceID_A' }),
+                { id: 'chat', type: 'ims-chat', account: 'cfg', wires: [[]] },
+            ],
+            { cfg: { accessKey, secretKey } },
+        );
         assert.match(helper.getNode('chat').status.lastCall.args[0].text, /outside A-Z/);
     });
 });

@@ -15,16 +15,53 @@ describe('MQTT 3.1.1 conformance of the embedded broker', function () {
         broker = await EmbeddedBroker.start({ port: 0 });
         url = `mqtt://127.0.0.1:${broker.port}`;
     });
-    after(async function () { await broker.close(); });
+    after(async function () {
+        await broker.close();
+    });
 
     const cases = [
         // [subscriptions in order, published QoS, expected QoS of the one copy]
-        [[['IMS/A/Inbox/#', 0], ['IMS/A/Inbox/Chat/+', 1]], 1, 1],
-        [[['IMS/A/Inbox/Chat/+', 1], ['IMS/A/Inbox/#', 0]], 1, 1],
-        [[['IMS/A/Inbox/#', 1], ['IMS/A/Inbox/Chat/B', 0]], 1, 1],
-        [[['IMS/A/Inbox/#', 1], ['IMS/+/Inbox/Chat/B', 2]], 2, 2],
+        [
+            [
+                ['IMS/A/Inbox/#', 0],
+                ['IMS/A/Inbox/Chat/+', 1],
+            ],
+            1,
+            1,
+        ],
+        [
+            [
+                ['IMS/A/Inbox/Chat/+', 1],
+                ['IMS/A/Inbox/#', 0],
+            ],
+            1,
+            1,
+        ],
+        [
+            [
+                ['IMS/A/Inbox/#', 1],
+                ['IMS/A/Inbox/Chat/B', 0],
+            ],
+            1,
+            1,
+        ],
+        [
+            [
+                ['IMS/A/Inbox/#', 1],
+                ['IMS/+/Inbox/Chat/B', 2],
+            ],
+            2,
+            2,
+        ],
         [[['IMS/A/Inbox/#', 1]], 2, 1],
-        [[['IMS/A/Inbox/#', 2], ['IMS/A/Inbox/Chat/+', 0]], 0, 0],
+        [
+            [
+                ['IMS/A/Inbox/#', 2],
+                ['IMS/A/Inbox/Chat/+', 0],
+            ],
+            0,
+            0,
+        ],
     ];
     for (const [subs, published, expected] of cases) {
         it(`${subs.map(([f, q]) => `${f}@${q}`).join(' + ')}, published at QoS ${published}: one copy at QoS ${expected}`, async function () {
@@ -62,15 +99,32 @@ describe('MQTT 3.1.1 conformance of the embedded broker', function () {
             await sub.unsubscribeAsync('IMS/A/Inbox/Chat/+');
             await pub.publishAsync('IMS/A/Inbox/Chat/B', 'third', { qos: 1 });
             while (got.length < 3 && Date.now() < deadline + 6000) await sleep(10);
-            assert.deepStrictEqual(got, [['first', 0], ['second', 1], ['third', 0]]);
+            assert.deepStrictEqual(got, [
+                ['first', 0],
+                ['second', 1],
+                ['third', 0],
+            ]);
         } finally {
             await Promise.all([sub.endAsync(), pub.endAsync()]);
         }
     });
 
     it('matches topic filters as MQTT does', function () {
-        const yes = [['#', 'a/b'], ['a/#', 'a'], ['a/#', 'a/b/c'], ['a/+/c', 'a/b/c'], ['+', 'a'], ['a/+', 'a/']];
-        const no = [['a/+', 'a/b/c'], ['a/b', 'a/c'], ['#', '$SYS/x'], ['+/x', '$SYS/x'], ['a/b/c', 'a/b']];
+        const yes = [
+            ['#', 'a/b'],
+            ['a/#', 'a'],
+            ['a/#', 'a/b/c'],
+            ['a/+/c', 'a/b/c'],
+            ['+', 'a'],
+            ['a/+', 'a/'],
+        ];
+        const no = [
+            ['a/+', 'a/b/c'],
+            ['a/b', 'a/c'],
+            ['#', '$SYS/x'],
+            ['+/x', '$SYS/x'],
+            ['a/b/c', 'a/b'],
+        ];
         for (const [f, t] of yes) assert.strictEqual(topicMatches(f, t), true, `${f} ~ ${t}`);
         for (const [f, t] of no) assert.strictEqual(topicMatches(f, t), false, `${f} !~ ${t}`);
     });

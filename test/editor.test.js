@@ -11,7 +11,10 @@ const { CHROMIUM, startNodeRed, openEditor } = require('./helpers/editor');
 const pkg = require('../package.json');
 
 const IM_NODES = Object.keys(pkg['node-red'].nodes).filter((t) => t !== 'ims-config');
-const EXAMPLES = fs.readdirSync(path.join(__dirname, '..', 'examples')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+const EXAMPLES = fs
+    .readdirSync(path.join(__dirname, '..', 'examples'))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.replace(/\.json$/, ''));
 
 /** For each IM node: the ID field its dialog checks, an invalid value and a valid one. */
 const ID_FIELDS = {
@@ -46,14 +49,16 @@ if (!CHROMIUM) {
     it('shows every IMS node in its own palette category, with its icon', async function () {
         await page.evaluate(() => document.querySelector('.red-ui-palette-node[data-palette-type="ims-chat"]').scrollIntoView());
         await editor.screenshot('palette');
-        const palette = await page.evaluate(() => [...document.querySelectorAll('.red-ui-palette-node')]
-            .filter((e) => (e.dataset.paletteType || '').startsWith('ims-'))
-            .map((e) => ({
-                type: e.dataset.paletteType,
-                category: e.closest('.red-ui-palette-category').id,
-                label: e.querySelector('.red-ui-palette-label').textContent.replace(/\s+/g, ' ').trim(),
-                icon: e.querySelector('.red-ui-palette-icon').style.backgroundImage,
-            })));
+        const palette = await page.evaluate(() =>
+            [...document.querySelectorAll('.red-ui-palette-node')]
+                .filter((e) => (e.dataset.paletteType || '').startsWith('ims-'))
+                .map((e) => ({
+                    type: e.dataset.paletteType,
+                    category: e.closest('.red-ui-palette-category').id,
+                    label: e.querySelector('.red-ui-palette-label').textContent.replace(/\s+/g, ' ').trim(),
+                    icon: e.querySelector('.red-ui-palette-icon').style.backgroundImage,
+                })),
+        );
         assert.deepStrictEqual(palette.map((p) => p.type).sort(), [...IM_NODES].sort());
         for (const node of palette) {
             assert.match(node.category, /IMS/, `${node.type} is in the IMS category`);
@@ -61,18 +66,37 @@ if (!CHROMIUM) {
             assert.ok(node.icon.includes(`icons/${pkg.name}/${node.type}.svg`), `${node.type}: ${node.icon}`);
         }
         // Each icon is served and is a picture the browser can draw.
-        const sizes = await page.evaluate((icons) => Promise.all(icons.map((src) => new Promise((resolve) => {
-            const img = new Image();
-            img.onload = () => resolve([src, img.naturalWidth]);
-            img.onerror = () => resolve([src, 0]);
-            img.src = src;
-        }))), palette.map((p) => p.icon.replace(/^url\("?|"?\)$/g, '')));
+        const sizes = await page.evaluate(
+            (icons) =>
+                Promise.all(
+                    icons.map(
+                        (src) =>
+                            new Promise((resolve) => {
+                                const img = new Image();
+                                img.onload = () => resolve([src, img.naturalWidth]);
+                                img.onerror = () => resolve([src, 0]);
+                                img.src = src;
+                            }),
+                    ),
+                ),
+            palette.map((p) => p.icon.replace(/^url\("?|"?\)$/g, '')),
+        );
         for (const [src, width] of sizes) assert.ok(width > 0, `${src} loads`);
     });
 
-    it('validates IDs in the config dialog with the runtime\'s rules, and saves a valid one', async function () {
+    it("validates IDs in the config dialog with the runtime's rules, and saves a valid one", async function () {
         await page.evaluate(() => {
-            RED.view.importNodes([{ id: 'cfg1', type: 'ims-config', userId: 'Alice', url: 'mqtt://127.0.0.1:1883', profile: 'standard', groupPrefix: 'Group', parentTopic: 'IMS' }]);
+            RED.view.importNodes([
+                {
+                    id: 'cfg1',
+                    type: 'ims-config',
+                    userId: 'Alice',
+                    url: 'mqtt://127.0.0.1:1883',
+                    profile: 'standard',
+                    groupPrefix: 'Group',
+                    parentTopic: 'IMS',
+                },
+            ]);
             RED.editor.editConfig('', 'ims-config', 'cfg1');
         });
         await page.waitForSelector('#node-config-input-userId', { state: 'attached' });
@@ -93,32 +117,58 @@ if (!CHROMIUM) {
         await page.dispatchEvent('#node-config-input-region', 'change');
         await page.click('#node-config-dialog-ok');
         await page.waitForSelector('#node-config-input-userId', { state: 'detached' });
-        const saved = await page.evaluate(() => { const n = RED.nodes.node('cfg1'); return { userId: n.userId, region: n.region, profile: n.profile, valid: n.valid }; });
+        const saved = await page.evaluate(() => {
+            const n = RED.nodes.node('cfg1');
+            return { userId: n.userId, region: n.region, profile: n.profile, valid: n.valid };
+        });
         assert.deepStrictEqual(saved, { userId: 'Alice', region: 'Beijing', profile: 'cloud', valid: true });
     });
 
     for (const type of IM_NODES) {
         it(`${type}: dragged from the palette, its dialog rejects an invalid value and saves a valid one`, async function () {
             const [field, bad, good] = ID_FIELDS[type] || [];
-            const before = await page.evaluate(() => { const ids = []; RED.nodes.eachNode((n) => ids.push(n.id)); return ids; });
-            await page.evaluate((type) => document.querySelector(`.red-ui-palette-node[data-palette-type="${type}"]`).scrollIntoView(), type);
-            await page.dragAndDrop(`.red-ui-palette-node[data-palette-type="${type}"]`, '#red-ui-workspace-chart', { targetPosition: { x: 400, y: 120 + 40 * IM_NODES.indexOf(type) } });
-            const id = await page.evaluate((before) => { let added; RED.nodes.eachNode((n) => { if (!before.includes(n.id)) added = n.id; }); return added; }, before);
+            const before = await page.evaluate(() => {
+                const ids = [];
+                RED.nodes.eachNode((n) => ids.push(n.id));
+                return ids;
+            });
+            await page.evaluate(
+                (type) => document.querySelector(`.red-ui-palette-node[data-palette-type="${type}"]`).scrollIntoView(),
+                type,
+            );
+            await page.dragAndDrop(`.red-ui-palette-node[data-palette-type="${type}"]`, '#red-ui-workspace-chart', {
+                targetPosition: { x: 400, y: 120 + 40 * IM_NODES.indexOf(type) },
+            });
+            const id = await page.evaluate((before) => {
+                let added;
+                RED.nodes.eachNode((n) => {
+                    if (!before.includes(n.id)) added = n.id;
+                });
+                return added;
+            }, before);
             assert.ok(id, `${type} was dropped on the canvas`);
             await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), id);
             await page.waitForSelector('#node-input-name', { state: 'visible' });
             if (type !== 'ims-broker') await page.selectOption('#node-input-account', 'cfg1');
-            const set = (value) => page.evaluate(({ field, value }) => {
-                const input = $(`#node-input-${field}`);
-                if (input.data('noderedTypedInput')) input.typedInput('value', value);
-                else input.val(value);
-                input.trigger('change');
-            }, { field, value });
-            const marked = () => page.evaluate((field) => {
-                const input = $(`#node-input-${field}`);
-                return input.hasClass('input-error') || input.next('.red-ui-typedInput-container').hasClass('input-error')
-                    || input.parent().find('.red-ui-typedInput-container.input-error').length > 0;
-            }, field);
+            const set = (value) =>
+                page.evaluate(
+                    ({ field, value }) => {
+                        const input = $(`#node-input-${field}`);
+                        if (input.data('noderedTypedInput')) input.typedInput('value', value);
+                        else input.val(value);
+                        input.trigger('change');
+                    },
+                    { field, value },
+                );
+            const marked = () =>
+                page.evaluate((field) => {
+                    const input = $(`#node-input-${field}`);
+                    return (
+                        input.hasClass('input-error') ||
+                        input.next('.red-ui-typedInput-container').hasClass('input-error') ||
+                        input.parent().find('.red-ui-typedInput-container.input-error').length > 0
+                    );
+                }, field);
             if (field) {
                 await set(bad);
                 await page.waitForFunction((f) => {
@@ -132,7 +182,14 @@ if (!CHROMIUM) {
             await editor.screenshot(`dialog-${type}`);
             await page.click('#node-dialog-ok');
             await page.waitForSelector('#node-input-name', { state: 'detached' });
-            const node = await page.evaluate((id) => { const n = RED.nodes.node(id); return { valid: n.valid, errors: n.validationErrors, values: { to: n.to, user: n.user, group: n.group, region: n.region, port: n.port } }; }, id);
+            const node = await page.evaluate((id) => {
+                const n = RED.nodes.node(id);
+                return {
+                    valid: n.valid,
+                    errors: n.validationErrors,
+                    values: { to: n.to, user: n.user, group: n.group, region: n.region, port: n.port },
+                };
+            }, id);
             assert.strictEqual(node.valid, true, `${type}: ${JSON.stringify(node.errors)}`);
             if (field) assert.strictEqual(String(node.values[field]), good);
         });
@@ -140,14 +197,31 @@ if (!CHROMIUM) {
 
     it('keeps an invalid ID marked on the node when it is saved anyway', async function () {
         await page.evaluate(() => {
-            RED.view.importNodes([{ id: 'n-bad', type: 'ims-chat', account: 'cfg1', to: 'Bob/Alice', toType: 'str', x: 300, y: 300, z: RED.workspaces.active() }]);
+            RED.view.importNodes([
+                {
+                    id: 'n-bad',
+                    type: 'ims-chat',
+                    account: 'cfg1',
+                    to: 'Bob/Alice',
+                    toType: 'str',
+                    x: 300,
+                    y: 300,
+                    z: RED.workspaces.active(),
+                },
+            ]);
         });
-        const node = await page.evaluate(() => { const n = RED.nodes.node('n-bad'); return { valid: n.valid, errors: n.validationErrors }; });
+        const node = await page.evaluate(() => {
+            const n = RED.nodes.node('n-bad');
+            return { valid: n.valid, errors: n.validationErrors };
+        });
         assert.strictEqual(node.valid, false);
-        assert.ok(node.errors.some((e) => /Bob\/Alice/.test(e)), JSON.stringify(node.errors));
+        assert.ok(
+            node.errors.some((e) => /Bob\/Alice/.test(e)),
+            JSON.stringify(node.errors),
+        );
     });
 
-    it('shows every node\'s help in the help sidebar', async function () {
+    it("shows every node's help in the help sidebar", async function () {
         for (const type of [...IM_NODES, 'ims-config']) {
             const text = await page.evaluate(async (type) => {
                 RED.sidebar.help.show(type);
@@ -176,7 +250,9 @@ if (!CHROMIUM) {
         it('lists every example of the package', async function () {
             await page.click('#red-ui-header-button-sidemenu');
             await page.click('#menu-item-import');
-            await page.click('.red-ui-clipboard-dialog-tabs-content, .red-ui-clipboard-dialog-tabs >> text=Examples', { timeout: 5000 }).catch(() => page.click('text=Examples'));
+            await page
+                .click('.red-ui-clipboard-dialog-tabs-content, .red-ui-clipboard-dialog-tabs >> text=Examples', { timeout: 5000 })
+                .catch(() => page.click('text=Examples'));
             await page.click(`.red-ui-clipboard-dialog-tab-library >> text=${pkg.name}`);
             for (const name of EXAMPLES) await page.waitForSelector(`.red-ui-clipboard-dialog-tab-library >> text=${name}`);
             await editor.screenshot('import-examples');
@@ -190,28 +266,44 @@ if (!CHROMIUM) {
             assert.strictEqual(placed, 1, 'the demo is on the canvas');
             // The example uses port 1883; this test's Node-RED has its own free port.
             await page.evaluate((port) => {
-                for (const broker of RED.nodes.filterNodes({ type: 'ims-broker' })) { broker.port = String(port); broker.changed = true; }
-                RED.nodes.eachConfig((c) => { if (c.type === 'ims-config') { c.url = `mqtt://127.0.0.1:${port}`; c.changed = true; } });
+                for (const broker of RED.nodes.filterNodes({ type: 'ims-broker' })) {
+                    broker.port = String(port);
+                    broker.changed = true;
+                }
+                RED.nodes.eachConfig((c) => {
+                    if (c.type === 'ims-config') {
+                        c.url = `mqtt://127.0.0.1:${port}`;
+                        c.changed = true;
+                    }
+                });
                 RED.nodes.dirty(true);
             }, nodeRed.mqttPort);
             await editor.screenshot('demo-imported');
             await page.click('#red-ui-header-button-deploy');
             await page.waitForFunction(() => !RED.nodes.dirty(), null, { timeout: 15000 });
             const deployed = await (await fetch(`${nodeRed.url}flows`, { headers: { 'Node-RED-API-Version': 'v1' } })).json();
-            assert.ok(deployed.some((n) => n.type === 'ims-broker'), 'the runtime has the demo flow');
+            assert.ok(
+                deployed.some((n) => n.type === 'ims-broker'),
+                'the runtime has the demo flow',
+            );
 
             // Alice's account connects, then a click on her inject sends "hello" to Bot.
             await page.click('#red-ui-workspace-tabs >> text=IMS demo bot');
             await page.evaluate(() => RED.sidebar.show('debug'));
-            const inject = await page.evaluate(() => RED.nodes.filterNodes({ type: 'inject' }).find((n) => n.name === 'Alice: hello Bot').id);
+            const inject = await page.evaluate(
+                () => RED.nodes.filterNodes({ type: 'inject' }).find((n) => n.name === 'Alice: hello Bot').id,
+            );
             const deadline = Date.now() + 20000;
             let answered = false;
             while (!answered && Date.now() < deadline) {
                 await page.click(`[id="${inject}"] .red-ui-flow-node-button-button`, { force: true });
-                answered = await page.waitForSelector('.red-ui-debug-msg >> text=Hello! I am Bot', { timeout: 2000 }).then(() => true, () => false);
+                answered = await page.waitForSelector('.red-ui-debug-msg >> text=Hello! I am Bot', { timeout: 2000 }).then(
+                    () => true,
+                    () => false,
+                );
             }
             await editor.screenshot('demo-debug-sidebar');
-            assert.ok(answered, 'Bot\'s answer shows in the debug sidebar');
+            assert.ok(answered, "Bot's answer shows in the debug sidebar");
         });
     });
 
@@ -222,11 +314,15 @@ if (!CHROMIUM) {
     it('speaks Chinese to a zh-CN browser: palette, validation and help', async function () {
         const zh = await openEditor(nodeRed.url, { locale: 'zh-CN' });
         try {
-            const labels = await zh.page.evaluate(() => [...document.querySelectorAll('.red-ui-palette-node')]
-                .filter((e) => (e.dataset.paletteType || '').startsWith('ims-'))
-                .map((e) => e.querySelector('.red-ui-palette-label').textContent.replace(/\s+/g, ' ').trim()));
+            const labels = await zh.page.evaluate(() =>
+                [...document.querySelectorAll('.red-ui-palette-node')]
+                    .filter((e) => (e.dataset.paletteType || '').startsWith('ims-'))
+                    .map((e) => e.querySelector('.red-ui-palette-label').textContent.replace(/\s+/g, ' ').trim()),
+            );
             assert.ok(labels.includes('IMS 聊天') && labels.includes('IMS 群聊'), labels.join(', '));
-            const problem = await zh.page.evaluate(() => window.ImsEditor.problemText('user', 'Group7', { profile: 'standard', groupPrefix: 'Group' }));
+            const problem = await zh.page.evaluate(() =>
+                window.ImsEditor.problemText('user', 'Group7', { profile: 'standard', groupPrefix: 'Group' }),
+            );
             assert.strictEqual(problem, '用户 ID "Group7" 以群组前缀 "Group" 开头');
             const help = await zh.page.evaluate(async () => {
                 RED.sidebar.help.show('ims-chat');

@@ -13,8 +13,18 @@ describe('envelope', function () {
         const sent = createEnvelope({ type: 'chat', from: 'UserA', to: 'UserB', text: 'hello', data: { mood: 'happy' } }, 1764201600000);
         const got = decodeMessage(encodeEnvelope(sent), chatTopic);
         assert.deepStrictEqual(got, {
-            v: 1, id: sent.id, type: 'chat', from: 'UserA', to: 'UserB', ts: 1764201600000, text: 'hello', data: { mood: 'happy' },
-            topic: 'IMS/UserB/Inbox/Chat/UserA', kind: 'chat', verified: true, enveloped: true,
+            v: 1,
+            id: sent.id,
+            type: 'chat',
+            from: 'UserA',
+            to: 'UserB',
+            ts: 1764201600000,
+            text: 'hello',
+            data: { mood: 'happy' },
+            topic: 'IMS/UserB/Inbox/Chat/UserA',
+            kind: 'chat',
+            verified: true,
+            enveloped: true,
         });
     });
 
@@ -45,7 +55,10 @@ describe('envelope', function () {
 
     it('takes the sender from the topic and flags a payload that claims another one', function () {
         const forged = JSON.stringify({ v: 1, id: 'x1', type: 'chat', from: 'UserC', text: 'I am C' });
-        assert.throws(() => decodeMessage(forged, chatTopic), (err) => err.code === 'IMS_SPOOFED' && /claims "UserC".*says "UserA"/.test(err.message));
+        assert.throws(
+            () => decodeMessage(forged, chatTopic),
+            (err) => err.code === 'IMS_SPOOFED' && /claims "UserC".*says "UserA"/.test(err.message),
+        );
         const noFrom = decodeMessage(JSON.stringify({ v: 1, id: 'x2', type: 'chat', text: 'ok' }), chatTopic);
         assert.strictEqual(noFrom.from, 'UserA');
     });
@@ -60,7 +73,10 @@ describe('envelope', function () {
 
     it('refuses a type that does not belong on the topic', function () {
         const wrong = JSON.stringify({ v: 1, id: 'w', type: 'friend.request', from: 'UserA' });
-        assert.throws(() => decodeMessage(wrong, chatTopic), (err) => err.code === 'IMS_MALFORMED' && /does not belong/.test(err.message));
+        assert.throws(
+            () => decodeMessage(wrong, chatTopic),
+            (err) => err.code === 'IMS_MALFORMED' && /does not belong/.test(err.message),
+        );
         const greeting = decodeMessage(JSON.stringify({ v: 1, id: 'g', type: 'greeting', text: 'Happy new year' }), chatTopic);
         assert.strictEqual(greeting.type, 'greeting');
     });
@@ -76,15 +92,25 @@ describe('envelope', function () {
             [{ v: 1, id: 'a', type: 'chat', data: [1] }, /"data" must be an object/],
         ];
         for (const [body, why] of cases) {
-            assert.throws(() => decodeMessage(JSON.stringify(body), chatTopic), (err) => err.code === 'IMS_MALFORMED' && why.test(err.message), JSON.stringify(body));
+            assert.throws(
+                () => decodeMessage(JSON.stringify(body), chatTopic),
+                (err) => err.code === 'IMS_MALFORMED' && why.test(err.message),
+                JSON.stringify(body),
+            );
         }
         assert.throws(() => decodeMessage(Buffer.from([0xff, 0xfe, 0x41]), chatTopic), /not valid UTF-8/);
     });
 
     it('refuses oversized messages on both sides', function () {
         const big = createEnvelope({ type: 'chat', from: 'UserA', text: 'x'.repeat(2000) });
-        assert.throws(() => encodeEnvelope(big, 1000), (err) => err.code === 'IMS_TOO_LARGE');
-        assert.throws(() => decodeMessage(Buffer.alloc(1001, 0x61), chatTopic, 1000), (err) => err.code === 'IMS_TOO_LARGE' && /1001 bytes; the limit is 1000/.test(err.message));
+        assert.throws(
+            () => encodeEnvelope(big, 1000),
+            (err) => err.code === 'IMS_TOO_LARGE',
+        );
+        assert.throws(
+            () => decodeMessage(Buffer.alloc(1001, 0x61), chatTopic, 1000),
+            (err) => err.code === 'IMS_TOO_LARGE' && /1001 bytes; the limit is 1000/.test(err.message),
+        );
     });
 
     it('never copies unknown payload fields into the message', function () {
@@ -101,7 +127,11 @@ describe('duplicate filter', function () {
         assert.strictEqual(filter.accept('A', '1'), false);
         assert.strictEqual(filter.accept('B', '1'), true, 'same id from another sender is another message');
         filter.accept('A', '2');
-        for (const [from, id] of [['A', '1'], ['B', '1'], ['A', '2']]) {
+        for (const [from, id] of [
+            ['A', '1'],
+            ['B', '1'],
+            ['A', '2'],
+        ]) {
             assert.strictEqual(filter.accept(from, id), false, `${from}/${id} is among the last 3`);
         }
         for (const id of ['3', '4', '5', '6', '7', '8']) assert.strictEqual(filter.accept('A', id), true);
@@ -130,8 +160,13 @@ describe('cloud MQ signature login', function () {
         // Reference value computed independently: base64(HMAC-SHA1(key="secret", "GID_IMS@@@DeviceID_A")).
         const login = signatureLogin('GID_IMS@@@DeviceID_A', { accessKey: 'AK', secretKey: 'secret', instanceId: 'mqtt-cn-123' });
         assert.strictEqual(login.username, 'Signature|AK|mqtt-cn-123');
-        assert.strictEqual(login.password, require('child_process').execSync(
-            "printf '%s' 'GID_IMS@@@DeviceID_A' | openssl dgst -sha1 -hmac secret -binary | base64").toString().trim());
+        assert.strictEqual(
+            login.password,
+            require('child_process')
+                .execSync("printf '%s' 'GID_IMS@@@DeviceID_A' | openssl dgst -sha1 -hmac secret -binary | base64")
+                .toString()
+                .trim(),
+        );
         assert.ok(!login.password.includes('secret'));
     });
 });

@@ -13,7 +13,10 @@ const { recordAt } = require('./helpers/flows');
 const pkg = require('../package.json');
 
 const DIR = path.join(__dirname, '..', 'examples');
-const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = fs
+    .readdirSync(DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 const read = (file) => JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,8 +44,12 @@ async function loadExample(file, url, brokerPort) {
 
 describe('examples', function () {
     let broker;
-    before(async function () { broker = await new AedesUnderTest().start(); });
-    after(async function () { await broker.stop(); });
+    before(async function () {
+        broker = await new AedesUnderTest().start();
+    });
+    after(async function () {
+        await broker.stop();
+    });
 
     it('are valid flows, one or more per node, and every non-config node appears in one', function () {
         assert.ok(files.length >= 7, files.join(', '));
@@ -54,7 +61,8 @@ describe('examples', function () {
             assert.strictEqual(ids.size, flow.length, `${file}: ids are unique`);
             for (const n of flow) {
                 types.add(n.type);
-                for (const out of n.wires || []) for (const target of out) assert.ok(ids.has(target), `${file}: ${n.id} wires to a node that exists`);
+                for (const out of n.wires || [])
+                    for (const target of out) assert.ok(ids.has(target), `${file}: ${n.id} wires to a node that exists`);
                 if (n.account) assert.ok(ids.has(n.account), `${file}: ${n.id} has its ims-config`);
             }
         }
@@ -66,7 +74,7 @@ describe('examples', function () {
     describe('scenario examples', function () {
         afterEach(() => unloadAll());
 
-        it('01 friends and chat: Alice befriends Bob, they chat, and p2p reaches Bob\'s device', async function () {
+        it("01 friends and chat: Alice befriends Bob, they chat, and p2p reaches Bob's device", async function () {
             const d = await loadExample('01-friends-and-chat.json', broker.url);
             click('ims-ex1-ask');
             assert.strictEqual((await d['ims-ex1-dbg-fb'].next()).ims.type, 'friend.request');
@@ -119,7 +127,7 @@ describe('examples', function () {
             for (const id of ['ims-ex4-dbg-b', 'ims-ex4-dbg-c']) assert.strictEqual((await d[id].next()).ims.type, 'greeting');
         });
 
-        it('05 regional push: each push reaches its region only, and Carol\'s move is followed', async function () {
+        it("05 regional push: each push reaches its region only, and Carol's move is followed", async function () {
             const d = await loadExample('05-regional-push.json', broker.url);
             click('ims-ex5-bj');
             await Promise.all([d['ims-ex5-dbg-a'].next(), d['ims-ex5-dbg-c'].next()]);
@@ -141,7 +149,6 @@ describe('examples', function () {
             click('ims-ex6-in');
             await d['ims-ex6-dbg-b'].next((m) => m.ims.type === 'presence' && m.payload === 'online');
         });
-
     });
 
     describe('demo bot', function () {
@@ -183,7 +190,8 @@ describe('examples', function () {
         });
 
         const say = (text) => client.publishAsync('IMS/Bot/Inbox/Chat/UserA', text, { qos: 1 });
-        const replyText = async () => (await expectInbox((m) => m.topic === 'IMS/UserA/Inbox/Chat/Bot' && m.body.type === 'chat')).body.text;
+        const replyText = async () =>
+            (await expectInbox((m) => m.topic === 'IMS/UserA/Inbox/Chat/Bot' && m.body.type === 'chat')).body.text;
 
         it('accepts a friend request and follows the new friend back', async function () {
             await client.publishAsync('IMS/Bot/Inbox/Add/GFReq/UserA', 'hi Bot', { qos: 1 });

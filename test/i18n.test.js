@@ -40,7 +40,10 @@ describe('message catalogues and help', function () {
                 assert.match(help, new RegExp(`data-help-name="${set}"`), `${lang} ${set}`);
                 const sections = [...help.matchAll(/<h3>([^<]+)<\/h3>/g)].map((m) => m[1]);
                 assert.ok(sections.length >= 2, `${lang} ${set} has sections: ${sections}`);
-                assert.ok(sections.some((s) => /Example|示例/.test(s)), `${lang} ${set} has an example`);
+                assert.ok(
+                    sections.some((s) => /Example|示例/.test(s)),
+                    `${lang} ${set} has an example`,
+                );
             }
         });
 
@@ -66,7 +69,10 @@ describe('message catalogues and help', function () {
 
     it('the shared messages and the ID rules are in the ims-config catalogue', function () {
         const en = catalogue('en-US', 'ims-config');
-        const red = fs.readdirSync(path.join(root, 'src', 'red')).map((f) => fs.readFileSync(path.join(root, 'src', 'red', f), 'utf8')).join('\n');
+        const red = fs
+            .readdirSync(path.join(root, 'src', 'red'))
+            .map((f) => fs.readFileSync(path.join(root, 'src', 'red', f), 'utf8'))
+            .join('\n');
         const shared = [...red.matchAll(/shared\(RED, '([^']+)'/g)].map((m) => `ims-config.${m[1]}`);
         const account = [...red.matchAll(/RED\._\('(ims-config\.[^']+)'/g)].map((m) => m[1]);
         assert.ok(shared.length > 0 && account.length > 0);

@@ -15,14 +15,26 @@ const { imNode, send, record } = require('./helpers/flows');
 
 const ACL = path.join(__dirname, '..', 'docs', 'recipes', 'mosquitto-ims.acl');
 const USERS = { Alice: 'alice-pw', Bob: 'bob-pw', Carol: 'carol-pw', Ops: 'ops-pw' };
-const haveMosquittoPasswd = (() => { try { execFileSync('sh', ['-c', 'command -v mosquitto_passwd']); return true; } catch { return false; } })();
+const haveMosquittoPasswd = (() => {
+    try {
+        execFileSync('sh', ['-c', 'command -v mosquitto_passwd']);
+        return true;
+    } catch {
+        return false;
+    }
+})();
 
 (MOSQUITTO && haveMosquittoPasswd ? describe : describe.skip)('the Mosquitto recipe (ACL with %u and %c)', function () {
     let broker;
     let dir;
     const clients = [];
     async function as(user) {
-        const c = await mqtt.connectAsync(broker.url, { clientId: `GID_IMS@@@${user}_dev`, username: user, password: USERS[user], reconnectPeriod: 0 });
+        const c = await mqtt.connectAsync(broker.url, {
+            clientId: `GID_IMS@@@${user}_dev`,
+            username: user,
+            password: USERS[user],
+            reconnectPeriod: 0,
+        });
         c.received = [];
         c.on('message', (topic, payload) => c.received.push([topic, payload.toString()]));
         clients.push(c);
@@ -52,7 +64,22 @@ const haveMosquittoPasswd = (() => { try { execFileSync('sh', ['-c', 'command -v
         // Mosquitto acknowledges these subscriptions but checks every message against the ACL.
         await alice.subscribeAsync(['IMS/Bob/Inbox/#', 'IMS/+/Inbox/#', 'IMS/#'], { qos: 1 });
         await alice.publishAsync('IMS/Bob/Inbox/Chat/Carol', 'forged by Alice', { qos: 1 });
-        execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '-u', 'Alice', '-P', USERS.Alice, '-q', '1', '-t', 'IMS/Bob/Inbox/Add/GFReq/Carol', '-m', 'forged too']);
+        execFileSync('mosquitto_pub', [
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(broker.port),
+            '-u',
+            'Alice',
+            '-P',
+            USERS.Alice,
+            '-q',
+            '1',
+            '-t',
+            'IMS/Bob/Inbox/Add/GFReq/Carol',
+            '-m',
+            'forged too',
+        ]);
         await carol.publishAsync('IMS/Bob/Inbox/Chat/Carol', 'really Carol', { qos: 1 });
         assert.ok(await until(() => bob.received.length >= 1));
         await sleep(200);
@@ -76,11 +103,17 @@ const haveMosquittoPasswd = (() => { try { execFileSync('sh', ['-c', 'command -v
     });
 
     it('runs the IM nodes: a friend request and a chat over the recipe', async function () {
-        await load([
-            account('cfgA', 'Alice', broker.url), account('cfgB', 'Bob', broker.url),
-            ...imNode('ims-friend-request', 'fA', 'A'), ...imNode('ims-friend-request', 'fB', 'B', { autoAccept: true }),
-            ...imNode('ims-chat', 'chatA', 'A'), ...imNode('ims-chat', 'chatB', 'B'),
-        ], { cfgA: { password: USERS.Alice }, cfgB: { password: USERS.Bob } });
+        await load(
+            [
+                account('cfgA', 'Alice', broker.url),
+                account('cfgB', 'Bob', broker.url),
+                ...imNode('ims-friend-request', 'fA', 'A'),
+                ...imNode('ims-friend-request', 'fB', 'B', { autoAccept: true }),
+                ...imNode('ims-chat', 'chatA', 'A'),
+                ...imNode('ims-chat', 'chatB', 'B'),
+            ],
+            { cfgA: { password: USERS.Alice }, cfgB: { password: USERS.Bob } },
+        );
         await Promise.all(['cfgA', 'cfgB'].map((id) => connected(helper.getNode(id), 8000)));
         const [fA, chatB] = ['fA', 'chatB'].map(record);
         send('fA', { action: 'request', topic: 'Bob' });

@@ -22,7 +22,9 @@ describe('outgoing store', function () {
         const store = new OutgoingStore();
         const packet = { cmd: 'publish', messageId: 7, topic: 'IMS/B/Inbox/Chat/A', payload: Buffer.from('hi'), qos: 1 };
         let put = false;
-        store.put(packet, () => { put = true; });
+        store.put(packet, () => {
+            put = true;
+        });
         assert.ok(put);
         assert.strictEqual((await call((cb) => store.get({ messageId: 7 }, cb))).packet, packet);
         assert.strictEqual((await call((cb) => store.del({ messageId: 7 }, cb))).packet, packet);
@@ -35,7 +37,10 @@ describe('outgoing store', function () {
         const store = new OutgoingStore();
         for (const messageId of [65534, 65535, 1, 2]) store.put({ cmd: 'publish', messageId, qos: 1 }, () => undefined);
         store.del({ messageId: 65535 }, () => undefined);
-        assert.deepStrictEqual((await readAll(store.createStream())).map((p) => p.messageId), [65534, 1, 2]);
+        assert.deepStrictEqual(
+            (await readAll(store.createStream())).map((p) => p.messageId),
+            [65534, 1, 2],
+        );
     });
 
     it('forgets everything when MQTT.js closes it', async function () {
@@ -69,16 +74,27 @@ describe('outgoing store', function () {
                     s.on('error', () => undefined);
                 }
                 downstream.on('data', (chunk) => upstream.write(chunk));
-                upstream.on('data', (chunk) => { if (!state.swallow) downstream.write(chunk); });
+                upstream.on('data', (chunk) => {
+                    if (!state.swallow) downstream.write(chunk);
+                });
                 downstream.on('close', () => upstream.destroy());
                 upstream.on('close', () => downstream.destroy());
             });
-            return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-                port: server.address().port,
-                state,
-                cut() { for (const s of sockets) s.destroy(); },
-                close() { this.cut(); server.close(); },
-            })));
+            return new Promise((resolve) =>
+                server.listen(0, '127.0.0.1', () =>
+                    resolve({
+                        port: server.address().port,
+                        state,
+                        cut() {
+                            for (const s of sockets) s.destroy();
+                        },
+                        close() {
+                            this.cut();
+                            server.close();
+                        },
+                    }),
+                ),
+            );
         }
 
         it('re-sends a QoS 1 publish whose PUBACK was lost once the connection is back', async function () {
@@ -89,13 +105,20 @@ describe('outgoing store', function () {
             watcher.on('message', (topic, payload, packet) => arrivals.push({ text: payload.toString(), dup: packet.dup }));
             await watcher.subscribeAsync('IMS/Bob/Inbox/Chat/Alice', { qos: 1 });
 
-            connection = new ImsConnection({ url: `mqtt://127.0.0.1:${proxy.port}`, clientId: 'GID_IMS@@@Alice_store', reconnectPeriod: 100, clean: true });
+            connection = new ImsConnection({
+                url: `mqtt://127.0.0.1:${proxy.port}`,
+                clientId: 'GID_IMS@@@Alice_store',
+                reconnectPeriod: 100,
+                clean: true,
+            });
             connection.open();
             await connection.whenConnected();
 
             proxy.state.swallow = true; // the broker's PUBACK never reaches us
             let settled = false;
-            const publishing = connection.publish('IMS/Bob/Inbox/Chat/Alice', 'hello', { qos: 1 }).then(() => { settled = true; });
+            const publishing = connection.publish('IMS/Bob/Inbox/Chat/Alice', 'hello', { qos: 1 }).then(() => {
+                settled = true;
+            });
             const deadline = Date.now() + 5000;
             while (arrivals.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
             assert.strictEqual(arrivals.length, 1, 'the broker got it the first time');
@@ -107,7 +130,11 @@ describe('outgoing store', function () {
             await publishing;
             assert.ok(settled);
             while (arrivals.length < 2 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 10));
-            assert.deepStrictEqual(arrivals.map((a) => a.text), ['hello', 'hello'], 'the re-sent copy arrived too (IM receivers drop it by its id)');
+            assert.deepStrictEqual(
+                arrivals.map((a) => a.text),
+                ['hello', 'hello'],
+                'the re-sent copy arrived too (IM receivers drop it by its id)',
+            );
         });
     });
 });

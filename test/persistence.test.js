@@ -10,7 +10,11 @@ const path = require('path');
 const mqtt = require('mqtt');
 const { EmbeddedBroker } = require('../nodes/lib/broker');
 
-const ACCOUNTS = [{ user: 'Alice', password: 'a' }, { user: 'Bob', password: 'b' }, { user: 'Carol', password: 'c' }];
+const ACCOUNTS = [
+    { user: 'Alice', password: 'a' },
+    { user: 'Bob', password: 'b' },
+    { user: 'Carol', password: 'c' },
+];
 
 describe('embedded broker on disk', function () {
     let dir;
@@ -23,7 +27,11 @@ describe('embedded broker on disk', function () {
     };
     async function as(user, options = {}) {
         const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
-            clientId: `GID_IMS@@@${user}_dev`, username: user, password: ACCOUNTS.find((a) => a.user === user).password, reconnectPeriod: 0, ...options,
+            clientId: `GID_IMS@@@${user}_dev`,
+            username: user,
+            password: ACCOUNTS.find((a) => a.user === user).password,
+            reconnectPeriod: 0,
+            ...options,
         });
         c.received = [];
         c.on('message', (topic, payload, packet) => c.received.push([topic, payload.toString(), packet.retain]));
@@ -53,7 +61,10 @@ describe('embedded broker on disk', function () {
         await start();
         bob = await as('Bob', { clean: false });
         assert.ok(await until(() => bob.received.length >= 20), `got ${bob.received.length} of 20`);
-        assert.deepStrictEqual(bob.received.map(([, p]) => p), Array.from({ length: 20 }, (_, i) => `message ${i + 1}`));
+        assert.deepStrictEqual(
+            bob.received.map(([, p]) => p),
+            Array.from({ length: 20 }, (_, i) => `message ${i + 1}`),
+        );
         // The subscription itself came back too: a new message arrives without subscribing again.
         const alice2 = await as('Alice');
         await alice2.publishAsync('IMS/Bob/Inbox/Chat/Alice', 'after the restart', { qos: 1 });
@@ -63,7 +74,10 @@ describe('embedded broker on disk', function () {
     it('keeps retained presence and the blocks it learned', async function () {
         const alice = await as('Alice');
         const carol = await as('Carol');
-        await alice.publishAsync('IMS/Alice/Presence', JSON.stringify({ v: 1, id: 'p1', type: 'presence', data: { status: 'online' } }), { qos: 1, retain: true });
+        await alice.publishAsync('IMS/Alice/Presence', JSON.stringify({ v: 1, id: 'p1', type: 'presence', data: { status: 'online' } }), {
+            qos: 1,
+            retain: true,
+        });
         await alice.publishAsync('IMS/Carol/Inbox/Update/Alice/Unsub', JSON.stringify({ v: 1, id: 'u1', type: 'unsub' }), { qos: 1 });
         await sleep(100);
         await Promise.all([alice.endAsync(), carol.endAsync()]);
@@ -75,7 +89,10 @@ describe('embedded broker on disk', function () {
         assert.strictEqual(JSON.parse(bob.received[0][1]).data.status, 'online');
         assert.strictEqual(bob.received[0][2], true, 'delivered as retained');
         const carol2 = await as('Carol');
-        const granted = await carol2.subscribeAsync('IMS/Alice', { qos: 1 }).then((g) => g[0].qos, (e) => e.packet.granted[0]);
-        assert.strictEqual(granted, 128, 'Alice\'s block of Carol outlived the restart');
+        const granted = await carol2.subscribeAsync('IMS/Alice', { qos: 1 }).then(
+            (g) => g[0].qos,
+            (e) => e.packet.granted[0],
+        );
+        assert.strictEqual(granted, 128, "Alice's block of Carol outlived the restart");
     });
 });

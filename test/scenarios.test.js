@@ -13,8 +13,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 forEachBroker((kind) => {
     describe('scenarios', function () {
         let broker;
-        before(async function () { broker = await kind.create().start(); });
-        after(async function () { await broker.stop(); });
+        before(async function () {
+            broker = await kind.create().start();
+        });
+        after(async function () {
+            await broker.stop();
+        });
         afterEach(() => unloadAll());
 
         /** Loads the flow and waits for the accounts that have nodes (an account with none stays offline). */
@@ -26,8 +30,10 @@ forEachBroker((kind) => {
         describe('1. friend request and 1:1 chat', function () {
             it('A asks B, B accepts, both are friends, and they chat through their inboxes', async function () {
                 await start([
-                    ...imNode('ims-friend-request', 'fA', 'A'), ...imNode('ims-friend-request', 'fB', 'B'),
-                    ...imNode('ims-chat', 'chatA', 'A'), ...imNode('ims-chat', 'chatB', 'B'),
+                    ...imNode('ims-friend-request', 'fA', 'A'),
+                    ...imNode('ims-friend-request', 'fB', 'B'),
+                    ...imNode('ims-chat', 'chatA', 'A'),
+                    ...imNode('ims-chat', 'chatB', 'B'),
                 ]);
                 const [fA, fB, chatA, chatB] = ['fA', 'fB', 'chatA', 'chatB'].map(record);
                 send('fA', { action: 'request', topic: 'UserB', payload: 'Hi B, it is A' });
@@ -66,7 +72,11 @@ forEachBroker((kind) => {
                 const resp = await fC.next();
                 assert.strictEqual(resp.ims.data.accepted, false);
                 send('fC', { action: 'list' });
-                assert.deepStrictEqual((await fC.next((m) => m.ims.type === 'friends')).payload, { friends: [], requestsIn: [], requestsOut: [] });
+                assert.deepStrictEqual((await fC.next((m) => m.ims.type === 'friends')).payload, {
+                    friends: [],
+                    requestsIn: [],
+                    requestsOut: [],
+                });
 
                 // B "accepts" C again although C never asked again: C refuses it as unexpected.
                 const caught = record.caught || helper.getNode('caught');
@@ -79,7 +89,10 @@ forEachBroker((kind) => {
             });
 
             it('a bot with auto-accept accepts every request as it arrives', async function () {
-                await start([...imNode('ims-friend-request', 'fA', 'A'), ...imNode('ims-friend-request', 'fBot', 'B', { autoAccept: true })]);
+                await start([
+                    ...imNode('ims-friend-request', 'fA', 'A'),
+                    ...imNode('ims-friend-request', 'fBot', 'B', { autoAccept: true }),
+                ]);
                 const [fA, fBot] = ['fA', 'fBot'].map(record);
                 send('fA', { action: 'request', topic: 'UserB' });
                 const req = await fBot.next();
@@ -90,14 +103,22 @@ forEachBroker((kind) => {
 
         describe('2. moments: follow, unfollow, block', function () {
             it('followers receive posts; an unfollowed user does not', async function () {
-                await start([...imNode('ims-moments', 'mA', 'A'), ...imNode('ims-moments', 'mB', 'B'), ...imNode('ims-moments', 'mC', 'C')]);
+                await start([
+                    ...imNode('ims-moments', 'mA', 'A'),
+                    ...imNode('ims-moments', 'mB', 'B'),
+                    ...imNode('ims-moments', 'mC', 'C'),
+                ]);
                 const [mA, , mC] = ['mA', 'mB', 'mC'].map(record);
                 send('mA', { action: 'follow', topic: 'UserB' });
                 send('mC', { action: 'follow', topic: 'UserB' });
                 await allConnected(ABC);
                 send('mB', { payload: 'sunset at the lake' }); // the node's default action: post
                 const [a, c] = await Promise.all([mA.next(), mC.next()]);
-                for (const m of [a, c]) assert.deepStrictEqual([m.topic, m.payload, m.ims.topic, m.ims.type], ['UserB', 'sunset at the lake', 'IMS/UserB', 'moment']);
+                for (const m of [a, c])
+                    assert.deepStrictEqual(
+                        [m.topic, m.payload, m.ims.topic, m.ims.type],
+                        ['UserB', 'sunset at the lake', 'IMS/UserB', 'moment'],
+                    );
 
                 send('mA', { action: 'unfollow', topic: 'UserB' });
                 await sleep(100);
@@ -107,8 +128,12 @@ forEachBroker((kind) => {
                 assert.deepStrictEqual(mA.texts(), ['sunset at the lake'], 'A unfollowed B');
             });
 
-            it('B blocks C: C is told on its inbox, unfollows B, and B\'s later posts do not reach C', async function () {
-                await start([...imNode('ims-moments', 'mA', 'A'), ...imNode('ims-moments', 'mB', 'B'), ...imNode('ims-moments', 'mC', 'C')]);
+            it("B blocks C: C is told on its inbox, unfollows B, and B's later posts do not reach C", async function () {
+                await start([
+                    ...imNode('ims-moments', 'mA', 'A'),
+                    ...imNode('ims-moments', 'mB', 'B'),
+                    ...imNode('ims-moments', 'mC', 'C'),
+                ]);
                 const [mA, , mC] = ['mA', 'mB', 'mC'].map(record);
                 send('mA', { action: 'follow', topic: 'UserB' });
                 send('mC', { action: 'follow', topic: 'UserB' });
@@ -134,19 +159,27 @@ forEachBroker((kind) => {
         describe('3. group chat', function () {
             it('A creates Group123 and invites B and C; members hear each other, non-members and leavers do not', async function () {
                 await start([
-                    ...imNode('ims-group', 'gA', 'A'), ...imNode('ims-group', 'gB', 'B', { autoJoin: true }), ...imNode('ims-group', 'gC', 'C'),
+                    ...imNode('ims-group', 'gA', 'A'),
+                    ...imNode('ims-group', 'gB', 'B', { autoJoin: true }),
+                    ...imNode('ims-group', 'gC', 'C'),
                 ]);
                 const [gA, gB, gC] = ['gA', 'gB', 'gC'].map(record);
                 send('gA', { action: 'create', topic: 'Group123' });
                 send('gA', { action: 'invite', topic: 'Group123', payload: ['UserB'] });
                 const invite = await gB.next((m) => m.ims.type === 'group.invite');
-                assert.deepStrictEqual([invite.topic, invite.ims.from, invite.ims.topic, invite.ims.data.autoJoined], ['Group123', 'UserA', 'IMS/UserB/Inbox/Group/Invite/UserA', true]);
+                assert.deepStrictEqual(
+                    [invite.topic, invite.ims.from, invite.ims.topic, invite.ims.data.autoJoined],
+                    ['Group123', 'UserA', 'IMS/UserB/Inbox/Group/Invite/UserA', true],
+                );
                 const joined = await gA.next((m) => m.ims.type === 'group.join');
                 assert.strictEqual(joined.ims.from, 'UserB');
 
                 send('gB', { action: 'say', topic: 'Group123', payload: 'hello group' });
                 const heard = await gA.next((m) => m.ims.type === 'group.message');
-                assert.deepStrictEqual([heard.topic, heard.payload, heard.ims.from, heard.ims.topic], ['Group123', 'hello group', 'UserB', 'IMS/Group123/UserB']);
+                assert.deepStrictEqual(
+                    [heard.topic, heard.payload, heard.ims.from, heard.ims.topic],
+                    ['Group123', 'hello group', 'UserB', 'IMS/Group123/UserB'],
+                );
                 assert.ok(!gC.seen.length, 'C is not a member yet');
 
                 send('gA', { action: 'invite', topic: 'Group123', payload: 'UserC' });
@@ -171,9 +204,12 @@ forEachBroker((kind) => {
         describe('4. greetings to many friends', function () {
             it('greets every friend with one inbox publish each, with progress and a report', async function () {
                 await start([
-                    ...imNode('ims-friend-request', 'fA', 'A'), ...imNode('ims-friend-request', 'fB', 'B', { autoAccept: true }),
+                    ...imNode('ims-friend-request', 'fA', 'A'),
+                    ...imNode('ims-friend-request', 'fB', 'B', { autoAccept: true }),
                     ...imNode('ims-friend-request', 'fC', 'C', { autoAccept: true }),
-                    ...imNode('ims-broadcast', 'bA', 'A', { rate: '50' }), ...imNode('ims-chat', 'chatB', 'B'), ...imNode('ims-chat', 'chatC', 'C'),
+                    ...imNode('ims-broadcast', 'bA', 'A', { rate: '50' }),
+                    ...imNode('ims-chat', 'chatB', 'B'),
+                    ...imNode('ims-chat', 'chatC', 'C'),
                 ]);
                 const [fA, bA, chatB, chatC] = ['fA', 'bA', 'chatB', 'chatC'].map(record);
                 send('fA', { action: 'request', topic: 'UserB' });
@@ -186,15 +222,25 @@ forEachBroker((kind) => {
                 send('bA', { action: 'greet', payload: 'Happy New Year!' });
                 const report = await bA.next((m) => m.ims.type === 'greeting.done');
                 assert.deepStrictEqual(report.payload, { reached: ['UserB', 'UserC'], failed: [] });
-                for (const [chat, peer] of [[chatB, 'UserB'], [chatC, 'UserC']]) {
+                for (const [chat, peer] of [
+                    [chatB, 'UserB'],
+                    [chatC, 'UserC'],
+                ]) {
                     const g = await chat.next();
-                    assert.deepStrictEqual([g.topic, g.payload, g.ims.type, g.ims.topic], ['UserA', 'Happy New Year!', 'greeting', `IMS/${peer}/Inbox/Chat/UserA`]);
+                    assert.deepStrictEqual(
+                        [g.topic, g.payload, g.ims.type, g.ims.topic],
+                        ['UserA', 'Happy New Year!', 'greeting', `IMS/${peer}/Inbox/Chat/UserA`],
+                    );
                 }
                 assert.ok(progress.includes('ims-broadcast.status.progress'), 'progress shows on the status');
             });
 
             it('greets a given list, and refuses a list with an invalid ID before sending anything', async function () {
-                await start([...imNode('ims-broadcast', 'bA', 'A', { rate: '100' }), ...imNode('ims-chat', 'chatB', 'B'), ...imNode('ims-chat', 'chatC', 'C')]);
+                await start([
+                    ...imNode('ims-broadcast', 'bA', 'A', { rate: '100' }),
+                    ...imNode('ims-chat', 'chatB', 'B'),
+                    ...imNode('ims-chat', 'chatC', 'C'),
+                ]);
                 const [bA, chatB, chatC] = ['bA', 'chatB', 'chatC'].map(record);
                 const error = new Promise((resolve) => helper.getNode('caught').once('input', resolve));
                 send('bA', { action: 'greet', topic: ['UserB', 'bad/id'], payload: 'x' });
@@ -208,17 +254,22 @@ forEachBroker((kind) => {
 
         describe('5. regional system push', function () {
             it('reaches exactly the users of the region, and follows a user who changes region', async function () {
-                await start([
-                    ...imNode('ims-broadcast', 'bA', 'A'), ...imNode('ims-broadcast', 'bB', 'B'), ...imNode('ims-broadcast', 'bC', 'C'),
-                ], { A: { region: 'Beijing' }, B: { region: 'Hangzhou' }, C: { region: 'Beijing' } });
+                await start(
+                    [...imNode('ims-broadcast', 'bA', 'A'), ...imNode('ims-broadcast', 'bB', 'B'), ...imNode('ims-broadcast', 'bC', 'C')],
+                    { A: { region: 'Beijing' }, B: { region: 'Hangzhou' }, C: { region: 'Beijing' } },
+                );
                 const [bA, bB, bC] = ['bA', 'bB', 'bC'].map(record);
                 send('bB', { action: 'push', topic: 'Beijing', payload: '新年快乐, 北京!' });
                 const [a, c] = await Promise.all([bA.next(), bC.next()]);
-                for (const m of [a, c]) assert.deepStrictEqual([m.topic, m.payload, m.ims.type, m.ims.topic], ['Beijing', '新年快乐, 北京!', 'system', 'IMS/System/Beijing']);
+                for (const m of [a, c])
+                    assert.deepStrictEqual(
+                        [m.topic, m.payload, m.ims.type, m.ims.topic],
+                        ['Beijing', '新年快乐, 北京!', 'system', 'IMS/System/Beijing'],
+                    );
                 send('bA', { action: 'push', topic: 'Hangzhou', payload: '新年快乐, 杭州!' });
                 assert.strictEqual((await bB.next()).payload, '新年快乐, 杭州!');
                 await sleep(200);
-                assert.strictEqual(bC.seen.length, 1, 'Hangzhou\'s push did not reach Beijing');
+                assert.strictEqual(bC.seen.length, 1, "Hangzhou's push did not reach Beijing");
 
                 send('bC', { action: 'region', topic: 'Hangzhou' });
                 await allConnected(ABC);
@@ -234,8 +285,10 @@ forEachBroker((kind) => {
         describe('presence', function () {
             it('friends see each other come online, log out and drop off (the will)', async function () {
                 await start([
-                    ...imNode('ims-friend-request', 'fA', 'A'), ...imNode('ims-friend-request', 'fB', 'B', { autoAccept: true }),
-                    ...imNode('ims-login', 'lA', 'A'), ...imNode('ims-login', 'lB', 'B'),
+                    ...imNode('ims-friend-request', 'fA', 'A'),
+                    ...imNode('ims-friend-request', 'fB', 'B', { autoAccept: true }),
+                    ...imNode('ims-login', 'lA', 'A'),
+                    ...imNode('ims-login', 'lB', 'B'),
                 ]);
                 const [fA, lA, lB] = ['fA', 'lA', 'lB'].map(record);
                 send('fA', { action: 'request', topic: 'UserB' });

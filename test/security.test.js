@@ -23,13 +23,16 @@ const PASSWORDS = Object.fromEntries(ACCOUNTS.map((a) => [a.user, a.password]));
 /** A logged-in client that records what it receives. */
 async function login(url, user, options = {}) {
     const client = await mqtt.connectAsync(url, {
-        clientId: `GID_IMS@@@${user}_dev`, username: user, password: PASSWORDS[user], reconnectPeriod: 0, ...options,
+        clientId: `GID_IMS@@@${user}_dev`,
+        username: user,
+        password: PASSWORDS[user],
+        reconnectPeriod: 0,
+        ...options,
     });
     client.received = [];
     client.on('message', (topic, payload) => client.received.push([topic, payload.toString()]));
     return client;
 }
-
 
 /** SUBACK codes, one per topic; MQTT.js rejects a SUBSCRIBE with any refusal but keeps the SUBACK. */
 async function grants(client, topics) {
@@ -85,8 +88,13 @@ describe('secured embedded broker', function () {
         await sleep(100);
         assert.deepStrictEqual(bob.received, [['IMS/Bob/Inbox/Chat/Alice', 'it is Alice']]);
         assert.ok(alice.connected, 'the spoofing client is still connected (MQTT 3.1.1: acknowledged, not delivered)');
-        assert.deepStrictEqual(refusals.map((r) => [r.user, r.action, r.topic]), [
-            ['Alice', 'publish', 'IMS/Bob/Inbox/Chat/Carol'], ['Alice', 'publish', 'IMS/Bob/Inbox/Add/GFReq/Carol']]);
+        assert.deepStrictEqual(
+            refusals.map((r) => [r.user, r.action, r.topic]),
+            [
+                ['Alice', 'publish', 'IMS/Bob/Inbox/Chat/Carol'],
+                ['Alice', 'publish', 'IMS/Bob/Inbox/Add/GFReq/Carol'],
+            ],
+        );
         assert.match(refusals[0].reason, /Alice may not publish as Carol/);
     });
 
@@ -102,23 +110,56 @@ describe('secured embedded broker', function () {
         await ops.publishAsync('IMS/System/Beijing', 'new year', { qos: 1 });
         assert.ok(await until(() => carol.received.length >= 2));
         await sleep(100);
-        assert.deepStrictEqual(carol.received.sort(), [['IMS/Alice', 'my own moment'], ['IMS/System/Beijing', 'new year']]);
-        assert.deepStrictEqual(refusals.map((r) => r.topic), ['IMS/Bob', 'IMS/Bob/Presence', 'IMS/System/Beijing']);
+        assert.deepStrictEqual(carol.received.sort(), [
+            ['IMS/Alice', 'my own moment'],
+            ['IMS/System/Beijing', 'new year'],
+        ]);
+        assert.deepStrictEqual(
+            refusals.map((r) => r.topic),
+            ['IMS/Bob', 'IMS/Bob/Presence', 'IMS/System/Beijing'],
+        );
     });
 
-    it('grants only what is one\'s own (SUBACK 0x80 for the rest) and keeps the connection up', async function () {
+    it("grants only what is one's own (SUBACK 0x80 for the rest) and keeps the connection up", async function () {
         const alice = await as('Alice');
-        const refused = ['IMS/Bob/Inbox/#', 'IMS/+/Inbox/#', 'IMS/#', '#', '+/Bob/Inbox/Chat/+', 'IMS/p2p/GID_IMS@@@Bob_dev', 'IMS/System/Beijing', 'IMS/System/#', 'IMS/Bob/#'];
-        assert.deepStrictEqual(await grants(alice, refused), refused.map(() => 128));
-        const allowed = ['IMS/Alice/Inbox/#', 'IMS/p2p/GID_IMS@@@Alice_dev', 'IMS/System/Hangzhou', 'IMS/Bob', 'IMS/Bob/Presence', 'IMS/Alice/#', 'other/app/topic'];
-        assert.deepStrictEqual(await grants(alice, allowed), allowed.map(() => 1));
+        const refused = [
+            'IMS/Bob/Inbox/#',
+            'IMS/+/Inbox/#',
+            'IMS/#',
+            '#',
+            '+/Bob/Inbox/Chat/+',
+            'IMS/p2p/GID_IMS@@@Bob_dev',
+            'IMS/System/Beijing',
+            'IMS/System/#',
+            'IMS/Bob/#',
+        ];
+        assert.deepStrictEqual(
+            await grants(alice, refused),
+            refused.map(() => 128),
+        );
+        const allowed = [
+            'IMS/Alice/Inbox/#',
+            'IMS/p2p/GID_IMS@@@Alice_dev',
+            'IMS/System/Hangzhou',
+            'IMS/Bob',
+            'IMS/Bob/Presence',
+            'IMS/Alice/#',
+            'other/app/topic',
+        ];
+        assert.deepStrictEqual(
+            await grants(alice, allowed),
+            allowed.map(() => 1),
+        );
         assert.ok(alice.connected);
         const bob = await as('Bob');
         await bob.publishAsync('IMS/Carol/Inbox/Chat/Bob', 'for Carol only', { qos: 1 });
         await bob.publishAsync('IMS/Alice/Inbox/Chat/Bob', 'for Alice', { qos: 1 });
         assert.ok(await until(() => alice.received.length >= 1));
         await sleep(100);
-        assert.deepStrictEqual(alice.received.map(([t]) => t), ['IMS/Alice/Inbox/Chat/Bob', 'IMS/Alice/Inbox/Chat/Bob'].slice(0, alice.received.length));
+        assert.deepStrictEqual(
+            alice.received.map(([t]) => t),
+            ['IMS/Alice/Inbox/Chat/Bob', 'IMS/Alice/Inbox/Chat/Bob'].slice(0, alice.received.length),
+        );
         assert.ok(!alice.received.some(([t]) => t.startsWith('IMS/Carol')));
     });
 
@@ -128,7 +169,9 @@ describe('secured embedded broker', function () {
         const carol = await as('Carol');
         assert.strictEqual((await grants(alice, 'IMS/Group1/#'))[0], 1, 'the first subscriber creates the group');
         assert.strictEqual((await grants(bob, 'IMS/Group1/#'))[0], 128, 'not invited yet');
-        await alice.publishAsync('IMS/Bob/Inbox/Group/Invite/Alice', envelope({ type: 'group.invite', data: { group: 'Group1' } }), { qos: 1 });
+        await alice.publishAsync('IMS/Bob/Inbox/Group/Invite/Alice', envelope({ type: 'group.invite', data: { group: 'Group1' } }), {
+            qos: 1,
+        });
         assert.strictEqual((await grants(bob, 'IMS/Group1/#'))[0], 1, 'invited');
         assert.strictEqual((await grants(carol, 'IMS/Group1/#'))[0], 128);
         await carol.publishAsync('IMS/Group1/Carol', 'let me in', { qos: 1 });
@@ -151,7 +194,7 @@ describe('secured embedded broker', function () {
         await bob.publishAsync('IMS/Bob', 'after the block', { qos: 1 });
         assert.ok(await until(() => alice.received.length >= 1));
         await sleep(150);
-        assert.ok(!carol.received.some(([t]) => t === 'IMS/Bob'), 'Carol no longer gets Bob\'s moments');
+        assert.ok(!carol.received.some(([t]) => t === 'IMS/Bob'), "Carol no longer gets Bob's moments");
         assert.strictEqual((await grants(carol, 'IMS/Bob'))[0], 128, 'and cannot follow again');
         assert.strictEqual((await grants(carol, 'IMS/Bob/Presence'))[0], 128);
         broker.policy.unblock('Bob', 'Carol');
@@ -186,11 +229,23 @@ describe('secured embedded broker', function () {
         const returnCode = await new Promise((resolve, reject) => {
             const socket = net.connect(broker.port, '127.0.0.1');
             const parser = mqttPacket.parser();
-            parser.on('packet', (packet) => { socket.destroy(); resolve(packet.returnCode); });
+            parser.on('packet', (packet) => {
+                socket.destroy();
+                resolve(packet.returnCode);
+            });
             socket.on('data', (d) => parser.parse(d));
             socket.on('error', reject);
             // mqtt-packet will not build this illegal CONNECT: build it with clean on, then clear the flag.
-            const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: '', keepalive: 30, username: 'Alice', password: Buffer.from('alice-pw') });
+            const connect = mqttPacket.generate({
+                cmd: 'connect',
+                protocolId: 'MQTT',
+                protocolVersion: 4,
+                clean: true,
+                clientId: '',
+                keepalive: 30,
+                username: 'Alice',
+                password: Buffer.from('alice-pw'),
+            });
             const flags = 2 + 6 + 1; // fixed header (type, 1-byte length), protocol name, level
             connect[flags] &= ~0x02;
             socket.write(connect);
@@ -199,19 +254,74 @@ describe('secured embedded broker', function () {
     });
 
     if (MOSQUITTO) {
-        it('refuses mosquitto_pub\'s spoofed publish and mosquitto_sub\'s foreign-inbox subscription', async function () {
+        it("refuses mosquitto_pub's spoofed publish and mosquitto_sub's foreign-inbox subscription", async function () {
             const bob = await as('Bob');
             await bob.subscribeAsync('IMS/Bob/Inbox/#', { qos: 1 });
-            const run = (cmd, args) => new Promise((resolve) => execFile(cmd, args, { timeout: 10000 }, (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr })));
+            const run = (cmd, args) =>
+                new Promise((resolve) =>
+                    execFile(cmd, args, { timeout: 10000 }, (error, stdout, stderr) =>
+                        resolve({ code: error ? error.code : 0, stdout, stderr }),
+                    ),
+                );
             const port = String(broker.port);
-            const spy = run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-u', 'Alice', '-P', 'alice-pw', '-i', 'GID_IMS@@@Alice_cli', '-t', 'IMS/Bob/Inbox/#', '-v', '-W', '2']);
+            const spy = run('mosquitto_sub', [
+                '-h',
+                '127.0.0.1',
+                '-p',
+                port,
+                '-u',
+                'Alice',
+                '-P',
+                'alice-pw',
+                '-i',
+                'GID_IMS@@@Alice_cli',
+                '-t',
+                'IMS/Bob/Inbox/#',
+                '-v',
+                '-W',
+                '2',
+            ]);
             await sleep(300);
-            await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-u', 'Alice', '-P', 'alice-pw', '-i', 'GID_IMS@@@Alice_pub', '-q', '1', '-t', 'IMS/Bob/Inbox/Chat/Carol', '-m', 'forged']);
-            await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-u', 'Carol', '-P', 'carol-pw', '-i', 'GID_IMS@@@Carol_pub', '-q', '1', '-t', 'IMS/Bob/Inbox/Chat/Carol', '-m', 'really Carol']);
+            await run('mosquitto_pub', [
+                '-h',
+                '127.0.0.1',
+                '-p',
+                port,
+                '-u',
+                'Alice',
+                '-P',
+                'alice-pw',
+                '-i',
+                'GID_IMS@@@Alice_pub',
+                '-q',
+                '1',
+                '-t',
+                'IMS/Bob/Inbox/Chat/Carol',
+                '-m',
+                'forged',
+            ]);
+            await run('mosquitto_pub', [
+                '-h',
+                '127.0.0.1',
+                '-p',
+                port,
+                '-u',
+                'Carol',
+                '-P',
+                'carol-pw',
+                '-i',
+                'GID_IMS@@@Carol_pub',
+                '-q',
+                '1',
+                '-t',
+                'IMS/Bob/Inbox/Chat/Carol',
+                '-m',
+                'really Carol',
+            ]);
             const spied = await spy;
             assert.ok(await until(() => bob.received.length >= 1));
             assert.deepStrictEqual(bob.received, [['IMS/Bob/Inbox/Chat/Carol', 'really Carol']]);
-            assert.strictEqual(spied.stdout, '', 'Alice read nothing of Bob\'s inbox');
+            assert.strictEqual(spied.stdout, '', "Alice read nothing of Bob's inbox");
             assert.ok(refusals.some((r) => r.action === 'subscribe' && r.topic === 'IMS/Bob/Inbox/#'));
             assert.ok(refusals.some((r) => r.action === 'publish' && r.topic === 'IMS/Bob/Inbox/Chat/Carol' && r.user === 'Alice'));
         });
@@ -226,7 +336,7 @@ describe('virtual groups and attribute push', function () {
         await broker.close();
     });
 
-    it('delivers one publish to 10 000 members\' inboxes, each as if greeted one by one', async function () {
+    it("delivers one publish to 10 000 members' inboxes, each as if greeted one by one", async function () {
         this.timeout(30000);
         broker = await EmbeddedBroker.start({ port: 0 });
         const url = `mqtt://127.0.0.1:${broker.port}`;
@@ -244,7 +354,11 @@ describe('virtual groups and attribute push', function () {
         broker.on('virtualGroup', (e) => expansions.push(e));
         const alice = await mqtt.connectAsync(url, { clientId: 'GID_IMS@@@Alice_dev', reconnectPeriod: 0 });
         clients.push(alice);
-        await alice.publishAsync('IMS/Alice/Greet/friends', envelope({ type: 'greeting', from: 'Alice', text: 'Happy New Year', data: { members } }), { qos: 1 });
+        await alice.publishAsync(
+            'IMS/Alice/Greet/friends',
+            envelope({ type: 'greeting', from: 'Alice', text: 'Happy New Year', data: { members } }),
+            { qos: 1 },
+        );
         assert.ok(await until(() => seen.size === 10000, 20000), `reached ${seen.size} of 10000`);
         assert.ok(seen.has('IMS/User0/Inbox/Chat/Alice') && seen.has('IMS/User9999/Inbox/Chat/Alice'));
         assert.deepStrictEqual(expansions, [{ sender: 'Alice', name: 'friends', members: 10000 }]);
@@ -314,7 +428,9 @@ describe('embedded broker with cloud MQ semantics', function () {
         clients.push(alice, bob);
         assert.strictEqual((await grants(bob, 'Other/#'))[0], 128);
         await alice.publishAsync('Other/news', 'not ours', { qos: 1 });
-        await alice.publishAsync('IMS/p2p/GID_IMS@@@Bob_dev', envelope({ type: 'chat', from: 'Alice', text: 'p2p without subscribing' }), { qos: 1 });
+        await alice.publishAsync('IMS/p2p/GID_IMS@@@Bob_dev', envelope({ type: 'chat', from: 'Alice', text: 'p2p without subscribing' }), {
+            qos: 1,
+        });
         assert.ok(await until(() => bob.received.length >= 1));
         await sleep(100);
         assert.strictEqual(bob.received.length, 1);

@@ -18,7 +18,9 @@ async function socketPair() {
     const received = [];
     peer.on('data', (chunk) => received.push(chunk.toString()));
     return {
-        client, peer, received,
+        client,
+        peer,
+        received,
         async close() {
             client.destroy();
             peer.destroy();

@@ -36,11 +36,21 @@ describe('npm start', function () {
         userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-start-'));
         child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
             cwd: root,
-            env: { ...process.env, IMS_HTTP_PORT: String(httpPort), IMS_MQTT_PORT: String(mqttPort), IMS_USER_DIR: userDir, IMS_LOG_LEVEL: 'warn' },
+            env: {
+                ...process.env,
+                IMS_HTTP_PORT: String(httpPort),
+                IMS_MQTT_PORT: String(mqttPort),
+                IMS_USER_DIR: userDir,
+                IMS_LOG_LEVEL: 'warn',
+            },
             stdio: ['ignore', 'pipe', 'pipe'],
         });
-        child.stdout.on('data', (d) => { output += d; });
-        child.stderr.on('data', (d) => { output += d; });
+        child.stdout.on('data', (d) => {
+            output += d;
+        });
+        child.stderr.on('data', (d) => {
+            output += d;
+        });
         await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/flows`)).ok, 40000, `the editor (${output})`);
     });
 
@@ -54,7 +64,7 @@ describe('npm start', function () {
         assert.match(output, new RegExp(`mqtt://127.0.0.1:${mqttPort}`));
     });
 
-    it('lists the package\'s nodes in the editor', async function () {
+    it("lists the package's nodes in the editor", async function () {
         const res = await fetch(`http://127.0.0.1:${httpPort}/nodes`, { headers: { Accept: 'application/json' } });
         const sets = (await res.json()).filter((s) => s.module === pkg.name);
         const types = sets.flatMap((s) => s.types).sort();
@@ -80,16 +90,28 @@ describe('npm start', function () {
 
     it('runs the embedded broker, where an MQTT client chats with the demo bot', async function () {
         // The demo broker is secured: log in as one of its accounts.
-        await assert.rejects(mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'GID_IMS@@@anon', reconnectPeriod: 0 }), (e) => e.code === 4);
-        const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'GID_IMS@@@DeviceID_B', username: 'Bob', password: 'bob-pass', reconnectPeriod: 0 });
+        await assert.rejects(
+            mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'GID_IMS@@@anon', reconnectPeriod: 0 }),
+            (e) => e.code === 4,
+        );
+        const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+            clientId: 'GID_IMS@@@DeviceID_B',
+            username: 'Bob',
+            password: 'bob-pass',
+            reconnectPeriod: 0,
+        });
         try {
             await client.subscribeAsync('IMS/Bob/Inbox/#', { qos: 1 });
             const reply = new Promise((resolve) => client.on('message', (topic, payload) => resolve([topic, JSON.parse(payload)])));
             // The bot subscribes once its account connects; retry the first message until it answers.
-            const [topic, body] = await waitFor(async () => {
-                await client.publishAsync('IMS/Bot/Inbox/Chat/Bob', 'hello bot', { qos: 1 });
-                return Promise.race([reply, new Promise((r) => setTimeout(() => r(undefined), 1000))]);
-            }, 20000, 'the bot\'s reply');
+            const [topic, body] = await waitFor(
+                async () => {
+                    await client.publishAsync('IMS/Bot/Inbox/Chat/Bob', 'hello bot', { qos: 1 });
+                    return Promise.race([reply, new Promise((r) => setTimeout(() => r(undefined), 1000))]);
+                },
+                20000,
+                "the bot's reply",
+            );
             assert.strictEqual(topic, 'IMS/Bob/Inbox/Chat/Bot');
             assert.strictEqual(body.from, 'Bot');
             assert.strictEqual(body.type, 'chat');
@@ -99,23 +121,35 @@ describe('npm start', function () {
         }
     });
 
-    it('answers the README\'s mosquitto_pub/mosquitto_sub commands, pasted as they are', async function () {
+    it("answers the README's mosquitto_pub/mosquitto_sub commands, pasted as they are", async function () {
         const { execFileSync, spawn: spawnChild } = require('child_process');
-        const have = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return true; } catch { return false; } };
+        const have = (cmd) => {
+            try {
+                execFileSync('sh', ['-c', `command -v ${cmd}`]);
+                return true;
+            } catch {
+                return false;
+            }
+        };
         if (!have('mosquitto_sub') || !have('mosquitto_pub')) {
             console.log('      (mosquitto-clients not installed: README commands not run)');
             this.skip();
         }
         const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
         const section = readme.slice(readme.indexOf('### Talk to the demo bot'));
-        const lines = section.split('\n').filter((l) => /^mosquitto_(sub|pub) /.test(l)).map((l) => l.replace('-p 1883', `-p ${mqttPort}`));
+        const lines = section
+            .split('\n')
+            .filter((l) => /^mosquitto_(sub|pub) /.test(l))
+            .map((l) => l.replace('-p 1883', `-p ${mqttPort}`));
         const [subLine, ...pubLines] = lines;
         assert.match(subLine, /^mosquitto_sub /);
         assert.strictEqual(pubLines.length, 3);
         // The subscriber runs as pasted, plus an end: 3 messages (the friend response, two replies) or 20 s.
         const sub = spawnChild('sh', ['-c', `${subLine} -C 3 -W 20`], { stdio: ['ignore', 'pipe', 'pipe'] });
         let received = '';
-        sub.stdout.on('data', (d) => { received += d; });
+        sub.stdout.on('data', (d) => {
+            received += d;
+        });
         const done = new Promise((resolve) => sub.once('exit', resolve));
         await new Promise((r) => setTimeout(r, 500)); // let it subscribe
         for (const line of pubLines) {
@@ -123,11 +157,17 @@ describe('npm start', function () {
             await new Promise((r) => setTimeout(r, 300)); // keep the order of the conversation
         }
         await done;
-        const messages = received.trim().split('\n').map((l) => {
-            const space = l.indexOf(' ');
-            return { topic: l.slice(0, space), body: JSON.parse(l.slice(space + 1)) };
-        });
-        assert.deepStrictEqual(messages.map((m) => m.topic), ['IMS/Alice/Inbox/Add/GFResp/Bot', 'IMS/Alice/Inbox/Chat/Bot', 'IMS/Alice/Inbox/Chat/Bot']);
+        const messages = received
+            .trim()
+            .split('\n')
+            .map((l) => {
+                const space = l.indexOf(' ');
+                return { topic: l.slice(0, space), body: JSON.parse(l.slice(space + 1)) };
+            });
+        assert.deepStrictEqual(
+            messages.map((m) => m.topic),
+            ['IMS/Alice/Inbox/Add/GFResp/Bot', 'IMS/Alice/Inbox/Chat/Bot', 'IMS/Alice/Inbox/Chat/Bot'],
+        );
         assert.strictEqual(messages[0].body.data.accepted, true);
         assert.match(messages[1].body.text, /^Commands: /);
         assert.match(messages[2].body.text, /^Hello! I am Bot/);
@@ -141,7 +181,10 @@ describe('npm start', function () {
         const net = require('net');
         for (const port of [httpPort, mqttPort]) {
             await new Promise((resolve, reject) => {
-                const server = net.createServer().once('error', reject).listen(port, '127.0.0.1', () => server.close(resolve));
+                const server = net
+                    .createServer()
+                    .once('error', reject)
+                    .listen(port, '127.0.0.1', () => server.close(resolve));
             });
         }
     });

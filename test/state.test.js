@@ -35,9 +35,12 @@ describe('account state', function () {
 
     const flow = () => [
         ...accounts(broker.url, ['A', 'B'], { A: { region: 'Beijing' } }),
-        ...imNode('ims-moments', 'mA', 'A'), ...imNode('ims-moments', 'mB', 'B'),
-        ...imNode('ims-group', 'gA', 'A'), ...imNode('ims-group', 'gB', 'B'),
-        ...imNode('ims-broadcast', 'bA', 'A'), ...imNode('ims-broadcast', 'bB', 'B'),
+        ...imNode('ims-moments', 'mA', 'A'),
+        ...imNode('ims-moments', 'mB', 'B'),
+        ...imNode('ims-group', 'gA', 'A'),
+        ...imNode('ims-group', 'gB', 'B'),
+        ...imNode('ims-broadcast', 'bA', 'A'),
+        ...imNode('ims-broadcast', 'bB', 'B'),
     ];
 
     it('survives a restart: follows, groups and region come back and are subscribed again', async function () {
@@ -54,7 +57,14 @@ describe('account state', function () {
 
         const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'context', 'global', 'global.json'), 'utf8'));
         assert.deepStrictEqual(onDisk.ims_state_IMS_UserA, {
-            friends: [], requestsOut: [], requestsIn: [], following: ['UserB'], blocked: [], blockedBy: [], groups: ['GroupBook'], region: 'Shanghai',
+            friends: [],
+            requestsOut: [],
+            requestsIn: [],
+            following: ['UserB'],
+            blocked: [],
+            blockedBy: [],
+            groups: ['GroupBook'],
+            region: 'Shanghai',
         });
 
         await load(flow());
@@ -62,7 +72,13 @@ describe('account state', function () {
         [mA] = ['mA'].map(record);
         const [gA, bA] = ['gA', 'bA'].map(record);
         const subscriptions = Object.keys(helper.getNode('cfgA').account.session.connection.subscriptions.all()).sort();
-        assert.deepStrictEqual(subscriptions, ['IMS/GroupBook/#', 'IMS/System/Shanghai', 'IMS/UserA/Inbox/#', 'IMS/UserB', 'IMS/p2p/GID_IMS@@@UserA_test']);
+        assert.deepStrictEqual(subscriptions, [
+            'IMS/GroupBook/#',
+            'IMS/System/Shanghai',
+            'IMS/UserA/Inbox/#',
+            'IMS/UserB',
+            'IMS/p2p/GID_IMS@@@UserA_test',
+        ]);
         send('mB', { action: 'post', payload: 'still following?' });
         assert.strictEqual((await mA.next()).payload, 'still following?');
         send('gB', { action: 'join', topic: 'GroupBook' });

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'events';
 
 export const LISTS = ['friends', 'requestsOut', 'requestsIn', 'following', 'blocked', 'blockedBy', 'groups'] as const;
-export type ListName = typeof LISTS[number];
+export type ListName = (typeof LISTS)[number];
 
 export interface AccountStateData {
     friends?: string[];
@@ -30,7 +30,7 @@ export class AccountState extends EventEmitter {
     /** Replaces everything with `data` (a restore at login); fires no 'change'. */
     load(data: AccountStateData): void {
         for (const name of LISTS) {
-            const values = Array.isArray(data[name]) ? data[name] as unknown[] : [];
+            const values = Array.isArray(data[name]) ? (data[name] as unknown[]) : [];
             this.lists.set(name, new Set(values.filter((v): v is string => typeof v === 'string')));
         }
         this.regionValue = typeof data.region === 'string' && data.region ? data.region : undefined;

@@ -100,7 +100,10 @@ export class EmbeddedBroker extends EventEmitter {
 
     private store: DiskStore | undefined;
 
-    private constructor(readonly aedes: Aedes, readonly options: BrokerOptions) {
+    private constructor(
+        readonly aedes: Aedes,
+        readonly options: BrokerOptions,
+    ) {
         super();
         const security = options.security;
         this.codec = new TopicCodec(security ?? {});
@@ -201,14 +204,21 @@ export class EmbeddedBroker extends EventEmitter {
         aedes.authenticate = (client, username, password, done) => {
             const c = client as ImsClient;
             const fail = (returnCode: 2 | 4 | 5, message: string): void => {
-                this.emit('refused', { user: username ?? '', clientId: c.imsEmptyId ? '' : client.id, action: 'connect', topic: '', reason: message });
+                this.emit('refused', {
+                    user: username ?? '',
+                    clientId: c.imsEmptyId ? '' : client.id,
+                    action: 'connect',
+                    topic: '',
+                    reason: message,
+                });
                 done(Object.assign(new Error(message), { returnCode }) as AuthenticateError, false);
             };
             if (c.imsEmptyId) return fail(2, 'a zero-length Client ID needs clean session');
             const secret = password?.toString('utf8') ?? '';
             if (!this.policy) {
                 const open = !this.options.username && !this.options.password;
-                if (open || (sameSecret(username ?? '', this.options.username ?? '') && sameSecret(secret, this.options.password ?? ''))) return done(null, true);
+                if (open || (sameSecret(username ?? '', this.options.username ?? '') && sameSecret(secret, this.options.password ?? '')))
+                    return done(null, true);
                 return fail(4, 'Bad user name or password');
             }
             const account = username ? this.accounts.get(username) : undefined;
@@ -233,7 +243,13 @@ export class EmbeddedBroker extends EventEmitter {
             if (!identity) return done(null, null);
             const decision = this.policy.canSubscribe(identity, sub.topic);
             if (decision.ok) return done(null, sub);
-            this.emit('refused', { user: identity.user, clientId: identity.clientId, action: 'subscribe', topic: sub.topic, reason: decision.reason });
+            this.emit('refused', {
+                user: identity.user,
+                clientId: identity.clientId,
+                action: 'subscribe',
+                topic: sub.topic,
+                reason: decision.reason,
+            });
             return done(null, null); // SUBACK 0x80, the connection stays up
         };
         aedes.authorizePublish = (client, packet, done) => {
@@ -250,7 +266,13 @@ export class EmbeddedBroker extends EventEmitter {
             if (!identity) return done(new Error('not logged in'));
             const decision = this.policy.canPublish(identity, packet.topic, payload, parsed);
             if (!decision.ok) {
-                this.emit('refused', { user: identity.user, clientId: identity.clientId, action: 'publish', topic: packet.topic, reason: decision.reason });
+                this.emit('refused', {
+                    user: identity.user,
+                    clientId: identity.clientId,
+                    action: 'publish',
+                    topic: packet.topic,
+                    reason: decision.reason,
+                });
                 packet.topic = DROPPED;
                 packet.retain = false;
                 return done(null);
@@ -268,7 +290,10 @@ export class EmbeddedBroker extends EventEmitter {
      * into each member's inbox, and a system push also reaches the users whose attributes match.
      */
     private serverSideDelivery(
-        packet: { topic: string; qos: number; retain: boolean }, identity: BrokerIdentity | undefined, parsed: ParsedTopic | null, payload: Buffer,
+        packet: { topic: string; qos: number; retain: boolean },
+        identity: BrokerIdentity | undefined,
+        parsed: ParsedTopic | null,
+        payload: Buffer,
     ): void {
         if (!parsed) return;
         if (parsed.kind === 'vgroup' && parsed.from && parsed.group) {
@@ -287,9 +312,11 @@ export class EmbeddedBroker extends EventEmitter {
         } catch {
             body = undefined;
         }
-        const data = body && typeof body.data === 'object' && body.data !== null ? body.data as Record<string, unknown> : undefined;
-        const listed = Array.isArray(data?.members) ? (data?.members as unknown[]).filter((m): m is string => typeof m === 'string') : undefined;
-        const members = listed ?? this.virtualGroups.get(name) ?? (name === 'friends' ? this.policy?.friendsOf(sender) ?? [] : []);
+        const data = body && typeof body.data === 'object' && body.data !== null ? (body.data as Record<string, unknown>) : undefined;
+        const listed = Array.isArray(data?.members)
+            ? (data?.members as unknown[]).filter((m): m is string => typeof m === 'string')
+            : undefined;
+        const members = listed ?? this.virtualGroups.get(name) ?? (name === 'friends' ? (this.policy?.friendsOf(sender) ?? []) : []);
         if (data) delete data.members;
         const delivered = body ? Buffer.from(JSON.stringify(body)) : payload;
         let count = 0;
@@ -301,14 +328,18 @@ export class EmbeddedBroker extends EventEmitter {
                 continue; // not a valid user ID: nobody to deliver to
             }
             count++;
-            this.aedes.publish({ cmd: 'publish', topic, payload: delivered, qos: Math.min(qos, 1), retain: false, dup: false } as never, () => undefined);
+            this.aedes.publish(
+                { cmd: 'publish', topic, payload: delivered, qos: Math.min(qos, 1), retain: false, dup: false } as never,
+                () => undefined,
+            );
         }
         this.emit('virtualGroup', { sender, name, members: count });
     }
 
     /** A system push on P/System/<value> reaches connected users with an attribute of that value, subscribed or not. */
     private pushByAttribute(topic: string, value: string, payload: Buffer, qos: number): void {
-        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> }).clients;
+        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> })
+            .clients;
         for (const client of Object.values(clients)) {
             const attributes = client.ims?.attributes;
             if (!attributes || !Object.values(attributes).includes(value) || client.subscriptions[topic]) continue;
@@ -322,10 +353,14 @@ export class EmbeddedBroker extends EventEmitter {
      */
     private deliverP2p(packet: { topic: string; qos: number }, payload: Buffer, parsed: ParsedTopic | null): void {
         if (parsed?.kind !== 'p2p' || !parsed.clientId) return;
-        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> }).clients;
+        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> })
+            .clients;
         const target = clients[parsed.clientId];
         if (!target || target.subscriptions[packet.topic]) return;
-        target.publish({ cmd: 'publish', topic: packet.topic, payload, qos: Math.min(packet.qos, 1), retain: false, dup: false } as never, () => undefined);
+        target.publish(
+            { cmd: 'publish', topic: packet.topic, payload, qos: Math.min(packet.qos, 1), retain: false, dup: false } as never,
+            () => undefined,
+        );
     }
 
     /** Removes a user's subscriptions on every device, connected or not (a block). */
@@ -336,7 +371,9 @@ export class EmbeddedBroker extends EventEmitter {
             if (client) {
                 client.unsubscribe(topics as never, () => undefined);
             } else {
-                const persistence = (this.aedes as unknown as { persistence: { removeSubscriptions(c: { id: string }, t: string[]): Promise<unknown> } }).persistence;
+                const persistence = (
+                    this.aedes as unknown as { persistence: { removeSubscriptions(c: { id: string }, t: string[]): Promise<unknown> } }
+                ).persistence;
                 Promise.resolve(persistence.removeSubscriptions({ id: clientId }, topics)).catch(() => undefined);
             }
         }
@@ -438,7 +475,10 @@ class DiskStore {
     private saving: Promise<void> = Promise.resolve();
     private savePending = false;
 
-    private constructor(readonly persistence: { destroy(): Promise<void> }, private readonly db: LevelDb) {}
+    private constructor(
+        readonly persistence: { destroy(): Promise<void> },
+        private readonly db: LevelDb,
+    ) {}
 
     static async open(dir: string): Promise<DiskStore> {
         fs.mkdirSync(dir, { recursive: true });
@@ -446,7 +486,9 @@ class DiskStore {
         const { ClassicLevel } = require('classic-level') as { ClassicLevel: new (dir: string) => LevelDb };
         // The async store aedes 1.x needs (the package's main export wraps it in callbacks).
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: LevelDb) => { destroy(): Promise<void> };
+        const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: LevelDb) => {
+            destroy(): Promise<void>;
+        };
         const db = new ClassicLevel(dir);
         await db.open();
         return new DiskStore(new AsyncLevelPersistence(db), db);
@@ -454,17 +496,19 @@ class DiskStore {
 
     async loadPolicy(): Promise<PolicyState | undefined> {
         const text = await this.db.get(POLICY_KEY);
-        return text ? JSON.parse(text) as PolicyState : undefined;
+        return text ? (JSON.parse(text) as PolicyState) : undefined;
     }
 
     /** Saves the latest state once per burst of changes, in order. */
     savePolicy(state: () => PolicyState): void {
         if (this.savePending) return;
         this.savePending = true;
-        this.saving = this.saving.then(async () => {
-            this.savePending = false;
-            await this.db.put(POLICY_KEY, JSON.stringify(state()));
-        }).catch(() => undefined);
+        this.saving = this.saving
+            .then(async () => {
+                this.savePending = false;
+                await this.db.put(POLICY_KEY, JSON.stringify(state()));
+            })
+            .catch(() => undefined);
     }
 
     async close(): Promise<void> {

@@ -47,11 +47,15 @@ export class BrokerPolicy {
     /** Called after the learned state changes, so a store can save it. */
     onChange: () => void = () => undefined;
 
-    constructor(readonly codec: TopicCodec, private readonly options: { mqSemantics?: boolean } = {}) {}
+    constructor(
+        readonly codec: TopicCodec,
+        private readonly options: { mqSemantics?: boolean } = {},
+    ) {}
 
     /** What the policy learned (blocks, groups, friendships), as plain JSON for a store. */
     toJSON(): PolicyState {
-        const lists = (map: Map<string, Set<string>>): Record<string, string[]> => Object.fromEntries([...map].map(([k, v]) => [k, [...v]]));
+        const lists = (map: Map<string, Set<string>>): Record<string, string[]> =>
+            Object.fromEntries([...map].map(([k, v]) => [k, [...v]]));
         return {
             blocks: lists(this.blocks),
             friends: lists(this.friends),
@@ -67,7 +71,8 @@ export class BrokerPolicy {
         };
         sets(state.blocks, this.blocks);
         sets(state.friends, this.friends);
-        for (const [g, s] of Object.entries(state.groups ?? {})) this.groups.set(g, { members: new Set(s.members), invited: new Set(s.invited) });
+        for (const [g, s] of Object.entries(state.groups ?? {}))
+            this.groups.set(g, { members: new Set(s.members), invited: new Set(s.invited) });
     }
 
     /** `parsed`: the topic as the caller already parsed it (the broker parses each publish once). */
@@ -83,7 +88,9 @@ export class BrokerPolicy {
                 return id.system ? ALLOW : refuse(`only system accounts publish ${P}/System/#`);
             case 'p2p': {
                 const claimed = envelopeSender(payload);
-                return claimed === undefined || claimed === id.user ? ALLOW : refuse(`p2p payload claims "${claimed}" but the sender is ${id.user}`);
+                return claimed === undefined || claimed === id.user
+                    ? ALLOW
+                    : refuse(`p2p payload claims "${claimed}" but the sender is ${id.user}`);
             }
             case 'group':
                 if (parsed.from !== id.user) return refuse(`${id.user} may speak in ${parsed.group} only as ${id.user}`);
@@ -103,13 +110,18 @@ export class BrokerPolicy {
         const [, second, ...rest] = levels;
         if (second === undefined || second === '#' || second === '+') return refuse(`${filter} would cover every user's inbox`);
         if (second === 'p2p') {
-            return rest.length === 1 && rest[0] === id.clientId ? ALLOW : refuse(`a device subscribes only its own p2p topic ${P}/p2p/${id.clientId}`);
+            return rest.length === 1 && rest[0] === id.clientId
+                ? ALLOW
+                : refuse(`a device subscribes only its own p2p topic ${P}/p2p/${id.clientId}`);
         }
         if (second === 'System') {
             if (id.system) return ALLOW;
             const region = id.attributes.region;
             return rest.length === 1 && region !== undefined && rest[0] === region
-                ? ALLOW : refuse(`${id.user} subscribes only its region's system topic${region ? ` ${P}/System/${region}` : ' (no region registered)'}`);
+                ? ALLOW
+                : refuse(
+                      `${id.user} subscribes only its region's system topic${region ? ` ${P}/System/${region}` : ' (no region registered)'}`,
+                  );
         }
         if (this.isGroupId(second)) return this.subscribeGroup(id, second, rest);
         if (!this.isUserId(second)) return refuse(`${filter} is not a topic of the IM layout`);
@@ -139,7 +151,8 @@ export class BrokerPolicy {
                 this.onChange();
             }
         }
-        if (parsed.kind === 'group' && body?.type === 'group.leave' && this.groups.get(parsed.group as string)?.members.delete(id.user)) this.onChange();
+        if (parsed.kind === 'group' && body?.type === 'group.leave' && this.groups.get(parsed.group as string)?.members.delete(id.user))
+            this.onChange();
         if (parsed.kind === 'friend.response' && parsed.to && body?.data?.accepted === true) {
             this.setOf(this.friends, id.user).add(parsed.to);
             this.setOf(this.friends, parsed.to).add(id.user);
@@ -206,7 +219,7 @@ function envelope(payload?: Buffer): LooseEnvelope | undefined {
     if (!payload || payload.length === 0 || payload[0] !== 0x7b) return undefined; // '{'
     try {
         const value = JSON.parse(payload.toString('utf8')) as unknown;
-        return value && typeof value === 'object' && !Array.isArray(value) ? value as LooseEnvelope : undefined;
+        return value && typeof value === 'object' && !Array.isArray(value) ? (value as LooseEnvelope) : undefined;
     } catch {
         return undefined;
     }

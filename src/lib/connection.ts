@@ -41,7 +41,10 @@ async function grantsOf(subscribing: Promise<ISubscriptionGrant[]>, topics: stri
     } catch (error) {
         const granted = (error as { packet?: { granted?: unknown } }).packet?.granted;
         if (!Array.isArray(granted) || granted.length !== topics.length) throw error;
-        return topics.map((topic, i) => ({ topic, qos: (typeof granted[i] === 'number' ? granted[i] : REFUSED) as ISubscriptionGrant['qos'] }));
+        return topics.map((topic, i) => ({
+            topic,
+            qos: (typeof granted[i] === 'number' ? granted[i] : REFUSED) as ISubscriptionGrant['qos'],
+        }));
     }
 }
 

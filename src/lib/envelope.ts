@@ -10,10 +10,20 @@ import { ParsedTopic, TopicKind } from './topics';
 export const ENVELOPE_VERSION = 1;
 
 export const MESSAGE_TYPES = [
-    'friend.request', 'friend.response', 'chat', 'unsub', 'group.invite', 'group.message', 'group.join',
-    'group.leave', 'moment', 'greeting', 'system', 'presence',
+    'friend.request',
+    'friend.response',
+    'chat',
+    'unsub',
+    'group.invite',
+    'group.message',
+    'group.join',
+    'group.leave',
+    'moment',
+    'greeting',
+    'system',
+    'presence',
 ] as const;
-export type MessageType = typeof MESSAGE_TYPES[number];
+export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 export interface Envelope {
     v: number;
@@ -87,7 +97,10 @@ export function encodeEnvelope(envelope: Envelope, maxBytes: number = DEFAULT_MA
  * IMS_SPOOFED; the caller reports it and goes on with the next message.
  */
 export function decodeMessage(
-    payload: Buffer | string, parsed: ParsedTopic, maxBytes: number = DEFAULT_MAX_PAYLOAD, now: number = Date.now(),
+    payload: Buffer | string,
+    parsed: ParsedTopic,
+    maxBytes: number = DEFAULT_MAX_PAYLOAD,
+    now: number = Date.now(),
 ): ImsMessage {
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
     if (bytes.length > maxBytes) {
@@ -112,8 +125,15 @@ export function decodeMessage(
         const from = topicSender ?? envelope.from;
         if (from === undefined) throw malformed(parsed.topic, 'no sender in the topic or the payload');
         const message: ImsMessage = {
-            v: ENVELOPE_VERSION, id: envelope.id, type: envelope.type, from, ts: envelope.ts ?? now,
-            topic: parsed.topic, kind: parsed.kind, verified: topicSender !== undefined, enveloped: true,
+            v: ENVELOPE_VERSION,
+            id: envelope.id,
+            type: envelope.type,
+            from,
+            ts: envelope.ts ?? now,
+            topic: parsed.topic,
+            kind: parsed.kind,
+            verified: topicSender !== undefined,
+            enveloped: true,
         };
         addTopicFields(message, parsed);
         const to = parsed.to ?? envelope.to;
@@ -127,8 +147,15 @@ export function decodeMessage(
     }
     // Plain text or JSON without the envelope: type and sender come from the topic.
     const message: ImsMessage = {
-        v: ENVELOPE_VERSION, id: newMessageId(now), type: allowed[0], from: topicSender, ts: now,
-        topic: parsed.topic, kind: parsed.kind, verified: true, enveloped: false,
+        v: ENVELOPE_VERSION,
+        id: newMessageId(now),
+        type: allowed[0],
+        from: topicSender,
+        ts: now,
+        topic: parsed.topic,
+        kind: parsed.kind,
+        verified: true,
+        enveloped: false,
     };
     addTopicFields(message, parsed);
     if (parsed.to !== undefined) message.to = parsed.to;
@@ -192,8 +219,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 // Node's native check then toString is several times faster than a fatal TextDecoder on the hot path;
 // Node 18 before 18.14 has no isUtf8, and falls back to the decoder.
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
-const isUtf8: (bytes: Buffer) => boolean = (bufferModule as { isUtf8?: (bytes: Buffer) => boolean }).isUtf8
-    ?? ((bytes) => {
+const isUtf8: (bytes: Buffer) => boolean =
+    (bufferModule as { isUtf8?: (bytes: Buffer) => boolean }).isUtf8 ??
+    ((bytes) => {
         try {
             fatalUtf8.decode(bytes);
             return true;

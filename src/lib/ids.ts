@@ -28,7 +28,10 @@ export const RESERVED_NAMES: readonly string[] = ['p2p', 'System'];
 export const CLIENT_ID_SEPARATOR = '@@@';
 
 export class ImsError extends Error {
-    constructor(message: string, readonly code: string) {
+    constructor(
+        message: string,
+        readonly code: string,
+    ) {
         super(message);
         this.name = 'ImsError';
     }
@@ -81,8 +84,10 @@ export function idProblemOf(kind: IdKind, value: unknown, rules: IdRules): IdPro
     if (rules.profile === 'cloud' && !STRICT_LEVEL.test(value)) return describeProblem(kind, value, 'strictCharset');
     if ((kind === 'device' || kind === 'mqGroup') && value.includes('@')) return describeProblem(kind, value, 'at');
     if ((kind === 'user' || kind === 'group') && RESERVED_NAMES.includes(value)) return describeProblem(kind, value, 'reserved');
-    if (kind === 'user' && rules.groupPrefix && value.startsWith(rules.groupPrefix)) return describeProblem(kind, value, 'userPrefix', { prefix: rules.groupPrefix });
-    if (kind === 'group' && (!value.startsWith(rules.groupPrefix) || value === rules.groupPrefix)) return describeProblem(kind, value, 'groupPrefix', { prefix: rules.groupPrefix });
+    if (kind === 'user' && rules.groupPrefix && value.startsWith(rules.groupPrefix))
+        return describeProblem(kind, value, 'userPrefix', { prefix: rules.groupPrefix });
+    if (kind === 'group' && (!value.startsWith(rules.groupPrefix) || value === rules.groupPrefix))
+        return describeProblem(kind, value, 'groupPrefix', { prefix: rules.groupPrefix });
     if (kind === 'mqGroup' && rules.profile === 'cloud' && !GID_PREFIX.test(value)) return describeProblem(kind, value, 'gid');
     return null;
 }

@@ -56,7 +56,9 @@ export class OutgoingStore implements IStore {
 
     /** The stored packets, oldest first. */
     createStream(): ReturnType<IStore['createStream']> {
-        const packets = Object.values(this.entries).sort((a, b) => a.order - b.order).map((entry) => entry.packet);
+        const packets = Object.values(this.entries)
+            .sort((a, b) => a.order - b.order)
+            .map((entry) => entry.packet);
         return Readable.from(packets, { objectMode: true }) as unknown as ReturnType<IStore['createStream']>;
     }
 

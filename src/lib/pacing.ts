@@ -7,7 +7,9 @@ export interface PacedResult<T> {
 }
 
 export async function sendPaced<T>(
-    items: readonly T[], perSecond: number, send: (item: T) => Promise<unknown>,
+    items: readonly T[],
+    perSecond: number,
+    send: (item: T) => Promise<unknown>,
     onProgress?: (done: number, total: number) => void,
 ): Promise<PacedResult<T>> {
     const result: PacedResult<T> = { ok: [], failed: [] };

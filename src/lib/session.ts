@@ -7,9 +7,7 @@ import { IClientOptions } from 'mqtt';
 import { CloudCredentials, signatureLogin } from './cloudAuth';
 import { ConnectionOptions, ImsConnection, QoS } from './connection';
 import { DuplicateFilter } from './dedupe';
-import {
-    createEnvelope, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeEnvelope, Envelope, ImsMessage, NewMessage,
-} from './envelope';
+import { createEnvelope, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeEnvelope, Envelope, ImsMessage, NewMessage } from './envelope';
 import { assertId, CLOUD_LIMITS, formatClientId, ImsError } from './ids';
 import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
 import { AccountState, AccountStateData } from './accountState';
@@ -172,7 +170,10 @@ export class ImsSession extends EventEmitter implements SessionContext {
     }
 
     /** A 1:1 message (or greeting) to `to`'s inbox, or to one of its devices by p2p when `clientId` is given. */
-    sendChat(to: string, fields: { text?: string; data?: Record<string, unknown>; type?: 'chat' | 'greeting'; clientId?: string }): Promise<Envelope> {
+    sendChat(
+        to: string,
+        fields: { text?: string; data?: Record<string, unknown>; type?: 'chat' | 'greeting'; clientId?: string },
+    ): Promise<Envelope> {
         assertId('user', to, this.codec.rules);
         const topic = fields.clientId ? this.codec.p2p(fields.clientId) : this.codec.chat(to, this.userId);
         return this.publish(topic, { type: fields.type ?? 'chat', to, text: fields.text, data: fields.data });
@@ -203,7 +204,11 @@ export class ImsSession extends EventEmitter implements SessionContext {
         };
         if (this.inboundPending > 0) {
             // Earlier messages are still being handled: this one waits its turn.
-            this.enqueue(this.inbound.then(() => this.apply(message)), message, reject);
+            this.enqueue(
+                this.inbound.then(() => this.apply(message)),
+                message,
+                reject,
+            );
             return;
         }
         let outcome: boolean | Promise<boolean>;
@@ -223,11 +228,13 @@ export class ImsSession extends EventEmitter implements SessionContext {
 
     private enqueue(outcome: Promise<boolean>, message: ImsMessage, reject: (error: Error) => void): void {
         this.inboundPending++;
-        this.inbound = outcome.then((deliver) => {
-            if (deliver) this.emit('message', message);
-        }, reject).finally(() => {
-            this.inboundPending--;
-        });
+        this.inbound = outcome
+            .then((deliver) => {
+                if (deliver) this.emit('message', message);
+            }, reject)
+            .finally(() => {
+                this.inboundPending--;
+            });
     }
 
     /**

@@ -13,12 +13,30 @@
 //   P/<user>/Greet/<vgroup>            one greeting to a virtual group (embedded broker, beyond the seed)
 
 import {
-    assertId, clientIdProblem, CLOUD_LIMITS, idProblemOf, ImsError, IdRules, mayExceedBytes, MQTT_STRING_BYTES, parseClientId, Profile,
+    assertId,
+    clientIdProblem,
+    CLOUD_LIMITS,
+    idProblemOf,
+    ImsError,
+    IdRules,
+    mayExceedBytes,
+    MQTT_STRING_BYTES,
+    parseClientId,
+    Profile,
 } from './ids';
 
 export type TopicKind =
-    | 'friend.request' | 'friend.response' | 'chat' | 'unsub' | 'group.invite'
-    | 'p2p' | 'moment' | 'group' | 'system' | 'presence' | 'vgroup';
+    | 'friend.request'
+    | 'friend.response'
+    | 'chat'
+    | 'unsub'
+    | 'group.invite'
+    | 'p2p'
+    | 'moment'
+    | 'group'
+    | 'system'
+    | 'presence'
+    | 'vgroup';
 
 /** What a topic says: its kind and the IDs in its levels. `from` is the sender level where there is one. */
 export interface ParsedTopic {
@@ -81,11 +99,21 @@ export class TopicCodec {
         return this.join([to, INBOX, ...levels]);
     }
 
-    friendRequest(to: string, from: string): string { return this.inbox('friend.request', to, from); }
-    friendResponse(to: string, from: string): string { return this.inbox('friend.response', to, from); }
-    chat(to: string, from: string): string { return this.inbox('chat', to, from); }
-    unsub(to: string, from: string): string { return this.inbox('unsub', to, from); }
-    groupInvite(to: string, from: string): string { return this.inbox('group.invite', to, from); }
+    friendRequest(to: string, from: string): string {
+        return this.inbox('friend.request', to, from);
+    }
+    friendResponse(to: string, from: string): string {
+        return this.inbox('friend.response', to, from);
+    }
+    chat(to: string, from: string): string {
+        return this.inbox('chat', to, from);
+    }
+    unsub(to: string, from: string): string {
+        return this.inbox('unsub', to, from);
+    }
+    groupInvite(to: string, from: string): string {
+        return this.inbox('group.invite', to, from);
+    }
 
     /** What a user subscribes at login to receive everything sent to its inbox. */
     inboxFilter(user: string): string {
@@ -132,20 +160,19 @@ export class TopicCodec {
         if (levels[0] !== this.parentTopic || levels.length < 2) return null;
         const [, second, ...rest] = levels;
         if (second === P2P) {
-            return rest.length === 1 && clientIdProblem(rest[0], this.rules) === null
-                ? { kind: 'p2p', topic, clientId: rest[0] } : null;
+            return rest.length === 1 && clientIdProblem(rest[0], this.rules) === null ? { kind: 'p2p', topic, clientId: rest[0] } : null;
         }
         if (second === SYSTEM) {
             return rest.length === 1 && this.isId('region', rest[0]) ? { kind: 'system', topic, region: rest[0] } : null;
         }
         if (this.isId('group', second)) {
-            return rest.length === 1 && this.isId('user', rest[0])
-                ? { kind: 'group', topic, group: second, from: rest[0] } : null;
+            return rest.length === 1 && this.isId('user', rest[0]) ? { kind: 'group', topic, group: second, from: rest[0] } : null;
         }
         if (!this.isId('user', second)) return null;
         if (rest.length === 0) return { kind: 'moment', topic, from: second };
         if (rest.length === 1 && rest[0] === PRESENCE) return { kind: 'presence', topic, from: second };
-        if (rest.length === 2 && rest[0] === GREET && this.isId('region', rest[1])) return { kind: 'vgroup', topic, from: second, group: rest[1] };
+        if (rest.length === 2 && rest[0] === GREET && this.isId('region', rest[1]))
+            return { kind: 'vgroup', topic, from: second, group: rest[1] };
         if (rest[0] !== INBOX) return null;
         return this.parseInbox(topic, second, rest.slice(1));
     }

@@ -44,7 +44,12 @@ export class Account {
     private saving = false;
     private loginScheduled = false;
 
-    constructor(private readonly RED: NodeAPI, private readonly owner: Node, options: () => SessionOptions, private readonly store: StateStore) {
+    constructor(
+        private readonly RED: NodeAPI,
+        private readonly owner: Node,
+        options: () => SessionOptions,
+        private readonly store: StateStore,
+    ) {
         try {
             this.session = new ImsSession(options());
         } catch (error) {
@@ -132,7 +137,8 @@ export class Account {
             connecting: { fill: 'yellow', shape: 'ring', text: 'node-red:common.status.connecting' },
             connected: { fill: 'green', shape: 'dot', text: RED._('ims-config.status.connected', { user: session.userId }) },
             disconnected: {
-                fill: 'red', shape: 'ring',
+                fill: 'red',
+                shape: 'ring',
                 text: error ? RED._('ims-config.status.error', { error: error.message }) : 'node-red:common.status.disconnected',
             },
             closed: { fill: 'red', shape: 'ring', text: 'node-red:common.status.disconnected' },
@@ -166,7 +172,11 @@ export class Account {
         const text = this.RED._('ims-config.errors.connection', { url: session.connection.url, error: error.message });
         if (this.users.size === 0) this.owner.error(text);
         for (const user of this.users.values()) {
-            user.node.error(text, { topic: session.userId, payload: error.message, ims: { event: 'connection-error', url: session.connection.url } });
+            user.node.error(text, {
+                topic: session.userId,
+                payload: error.message,
+                ims: { event: 'connection-error', url: session.connection.url },
+            });
         }
     }
 

@@ -29,8 +29,12 @@ export type ActionHandler = (ctx: ActionContext) => Awaitable<NodeMessage | void
 
 /** `configured` is the node's setting ('' or undefined: take msg.action, then `fallback`). */
 export function handleActions(
-    RED: NodeAPI, node: Node, binding: Binding | undefined, configured: string | undefined,
-    actions: Record<string, ActionHandler>, fallback: string,
+    RED: NodeAPI,
+    node: Node,
+    binding: Binding | undefined,
+    configured: string | undefined,
+    actions: Record<string, ActionHandler>,
+    fallback: string,
 ): void {
     node.on('input', (msg: ImsNodeMessage, send, done) => {
         if (!binding) {
@@ -48,7 +52,10 @@ export function handleActions(
             const name = configured || (typeof msg.action === 'string' && msg.action) || fallback;
             const handler = Object.prototype.hasOwnProperty.call(actions, name) ? actions[name] : undefined;
             if (!handler) {
-                throw new ImsError(shared(RED, 'errors.unknownAction', { action: name, known: Object.keys(actions).join(', ') }), 'IMS_UNKNOWN_ACTION');
+                throw new ImsError(
+                    shared(RED, 'errors.unknownAction', { action: name, known: Object.keys(actions).join(', ') }),
+                    'IMS_UNKNOWN_ACTION',
+                );
             }
             outcome = handler({ msg, session: binding.account.requireSession() });
         } catch (error) {
@@ -80,8 +87,12 @@ export function evaluate(RED: NodeAPI, node: Node, setting: TypedSetting, msg: I
 /** The peer an action is about: the node's setting (typed), else msg.topic. */
 export function peer(RED: NodeAPI, node: Node, setting: TypedSetting, msg: ImsNodeMessage): Awaitable<string> {
     return settle(evaluate(RED, node, setting, msg), (configured) => {
-        const value = configured !== undefined && configured !== null && configured !== '' ? String(configured)
-            : typeof msg.topic === 'string' ? msg.topic : '';
+        const value =
+            configured !== undefined && configured !== null && configured !== ''
+                ? String(configured)
+                : typeof msg.topic === 'string'
+                  ? msg.topic
+                  : '';
         if (!value) throw new ImsError(shared(RED, 'errors.noPeer'), 'IMS_NO_RECIPIENT');
         return value;
     });

@@ -22,7 +22,9 @@ export interface Binding {
 
 /** Binds `node` to the ims-config `configId`; undefined (with a red status and an error) when there is none. */
 export function bindToAccount(
-    RED: NodeAPI, node: Node, configId: string,
+    RED: NodeAPI,
+    node: Node,
+    configId: string,
     handlers: Omit<AccountUser, 'node' | 'onRejected'> & Partial<Pick<AccountUser, 'onRejected'>>,
 ): Binding | undefined {
     const config = RED.nodes.getNode(configId) as ImsConfigNode | null;
@@ -41,7 +43,10 @@ export function bindToAccount(
     // The node shows its own (red) status after a failure; only then must the account's come back.
     let showingError = false;
     node.on('close', (_removed: boolean, done: () => void) => {
-        account.deregister(user).catch((error: Error) => node.warn(error.message)).finally(done);
+        account
+            .deregister(user)
+            .catch((error: Error) => node.warn(error.message))
+            .finally(done);
     });
     return {
         account,
@@ -65,10 +70,13 @@ export function bindToAccount(
  * with `data[flag] = true`; when the answer fails, the message goes to a Catch node with the error.
  */
 export function forwardAfter(node: Node, msg: ImsNodeMessage & { ims: ImsMeta }, answer: Promise<unknown>, flag: string): void {
-    answer.then(() => {
-        msg.ims.data = { ...msg.ims.data, [flag]: true };
-        node.send(msg);
-    }, (error: Error) => node.error(error.message, msg));
+    answer.then(
+        () => {
+            msg.ims.data = { ...msg.ims.data, [flag]: true };
+            node.send(msg);
+        },
+        (error: Error) => node.error(error.message, msg),
+    );
 }
 
 export function errorStatus(error: Error): NodeStatus {

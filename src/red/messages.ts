@@ -23,7 +23,12 @@ export type ImsNodeMessage = NodeMessage & { ims?: Partial<ImsMeta>; action?: st
 
 export function toNodeRedMessage(message: ImsMessage): ImsNodeMessage & { ims: ImsMeta } {
     const ims: ImsMeta = {
-        type: message.type, from: message.from, id: message.id, ts: message.ts, topic: message.topic, verified: message.verified,
+        type: message.type,
+        from: message.from,
+        id: message.id,
+        ts: message.ts,
+        topic: message.topic,
+        verified: message.verified,
     };
     if (message.to !== undefined) ims.to = message.to;
     if (message.group !== undefined) ims.group = message.group;

@@ -10,8 +10,9 @@ const os = require('os');
 const path = require('path');
 const { EmbeddedBroker } = require('../../nodes/lib/broker');
 
-const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto']
-    .find((file) => fs.existsSync(file)) || whichSync('mosquitto');
+const MOSQUITTO =
+    ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((file) => fs.existsSync(file)) ||
+    whichSync('mosquitto');
 
 function whichSync(cmd) {
     const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
@@ -35,7 +36,10 @@ async function waitForPort(port, ms = 5000) {
     while (Date.now() < deadline) {
         const ok = await new Promise((resolve) => {
             const socket = net.connect(port, '127.0.0.1');
-            socket.once('connect', () => { socket.destroy(); resolve(true); });
+            socket.once('connect', () => {
+                socket.destroy();
+                resolve(true);
+            });
             socket.once('error', () => resolve(false));
         });
         if (ok) return;
@@ -45,21 +49,33 @@ async function waitForPort(port, ms = 5000) {
 }
 
 class AedesUnderTest {
-    constructor(options = {}) { this.name = 'aedes'; this.options = options; }
+    constructor(options = {}) {
+        this.name = 'aedes';
+        this.options = options;
+    }
     async start(port = 0) {
         this.broker = await EmbeddedBroker.start({ ...this.options, port, host: '127.0.0.1' });
         this.port = this.broker.port;
         this.url = `mqtt://127.0.0.1:${this.port}`;
         return this;
     }
-    async stop() { if (this.broker) await this.broker.close(); this.broker = undefined; }
-    async restart() { await this.stop(); await this.start(this.port); }
+    async stop() {
+        if (this.broker) await this.broker.close();
+        this.broker = undefined;
+    }
+    async restart() {
+        await this.stop();
+        await this.start(this.port);
+    }
 }
 
 class MosquittoUnderTest {
-    constructor(options = {}) { this.name = 'mosquitto'; this.options = options; }
+    constructor(options = {}) {
+        this.name = 'mosquitto';
+        this.options = options;
+    }
     async start(port) {
-        this.port = port || this.port || await freePort();
+        this.port = port || this.port || (await freePort());
         this.dir = this.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'ims-mosquitto-'));
         const conf = path.join(this.dir, 'mosquitto.conf');
         const lines = [
@@ -76,11 +92,15 @@ class MosquittoUnderTest {
         fs.writeFileSync(conf, lines.join('\n') + '\n');
         this.process = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
         this.stderr = '';
-        this.process.stderr.on('data', (d) => { this.stderr += d; });
+        this.process.stderr.on('data', (d) => {
+            this.stderr += d;
+        });
         const exited = new Promise((resolve) => this.process.once('exit', resolve));
         await Promise.race([
             waitForPort(this.port),
-            exited.then((code) => { throw new Error(`mosquitto exited with ${code}: ${this.stderr}`); }),
+            exited.then((code) => {
+                throw new Error(`mosquitto exited with ${code}: ${this.stderr}`);
+            }),
         ]);
         this.url = `mqtt://127.0.0.1:${this.port}`;
         return this;
@@ -95,7 +115,10 @@ class MosquittoUnderTest {
             setTimeout(() => child.kill('SIGKILL'), 3000).unref();
         });
     }
-    async restart() { await this.stop(); await this.start(this.port); }
+    async restart() {
+        await this.stop();
+        await this.start(this.port);
+    }
 }
 
 /** The brokers this machine can run: aedes always, Mosquitto when installed. */
@@ -109,7 +132,9 @@ function availableBrokers() {
 /** Runs `suite(kind)` inside a describe block once per available broker. */
 function forEachBroker(suite) {
     for (const kind of availableBrokers()) {
-        describe(`on ${kind.name}`, function () { suite(kind); });
+        describe(`on ${kind.name}`, function () {
+            suite(kind);
+        });
     }
 }
 

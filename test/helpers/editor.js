@@ -9,8 +9,16 @@ const { spawn } = require('child_process');
 const { freePort } = require('./brokers');
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((f) => fs.existsSync(f));
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 
 /** Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`. */
@@ -19,22 +27,38 @@ async function startNodeRed({ demo = false } = {}) {
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-editor-'));
     let output = '';
     const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'start.js')], {
-        env: { ...process.env, IMS_HTTP_PORT: String(httpPort), IMS_MQTT_PORT: String(mqttPort), IMS_USER_DIR: userDir, IMS_NO_DEMO: demo ? '' : '1', IMS_LOG_LEVEL: 'warn' },
+        env: {
+            ...process.env,
+            IMS_HTTP_PORT: String(httpPort),
+            IMS_MQTT_PORT: String(mqttPort),
+            IMS_USER_DIR: userDir,
+            IMS_NO_DEMO: demo ? '' : '1',
+            IMS_LOG_LEVEL: 'warn',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout.on('data', (d) => { output += d; });
-    child.stderr.on('data', (d) => { output += d; });
+    child.stdout.on('data', (d) => {
+        output += d;
+    });
+    child.stderr.on('data', (d) => {
+        output += d;
+    });
     const url = `http://127.0.0.1:${httpPort}/`;
     const deadline = Date.now() + 40000;
     for (;;) {
         try {
             if ((await fetch(url)).ok) break;
-        } catch { /* not up yet */ }
+        } catch {
+            /* not up yet */
+        }
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`Node-RED did not start: ${output}`);
         await new Promise((r) => setTimeout(r, 250));
     }
     return {
-        url, httpPort, mqttPort, output: () => output,
+        url,
+        httpPort,
+        mqttPort,
+        output: () => output,
         async stop() {
             if (child.exitCode === null) {
                 const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -52,9 +76,13 @@ async function openEditor(url, { locale = 'en-US' } = {}) {
     const { chromium } = require('playwright-core');
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-chromium-'));
     const context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1500, height: 950 }, locale,
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_FLAGS,
+        viewport: { width: 1500, height: 950 },
+        locale,
     });
-    const page = context.pages()[0] || await context.newPage();
+    const page = context.pages()[0] || (await context.newPage());
     const errors = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(url);
@@ -64,10 +92,11 @@ async function openEditor(url, { locale = 'en-US' } = {}) {
     } catch (error) {
         fs.mkdirSync(ARTIFACTS, { recursive: true });
         await page.screenshot({ path: path.join(ARTIFACTS, 'editor-did-not-load.png') });
-        throw new Error(`the editor did not load the IMS nodes (${error.message}); page errors: ${errors.join('; ')}`);
+        throw new Error(`the editor did not load the IMS nodes (${error.message}); page errors: ${errors.join('; ')}`, { cause: error });
     }
     return {
-        page, errors,
+        page,
+        errors,
         async screenshot(name) {
             fs.mkdirSync(ARTIFACTS, { recursive: true });
             await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });

@@ -50,14 +50,27 @@ function recordAt(id) {
                 return Promise.resolve(found);
             }
             return new Promise((resolve, reject) => {
-                const w = { pred, resolve: (m) => { m.__taken = true; resolve(m); }, timer: setTimeout(() => {
-                    waiters.splice(waiters.indexOf(w), 1);
-                    reject(new Error(`${id} emitted nothing matching within ${ms} ms; saw ${JSON.stringify(seen.map((m) => [m.topic, m.payload]))}`));
-                }, ms) };
+                const w = {
+                    pred,
+                    resolve: (m) => {
+                        m.__taken = true;
+                        resolve(m);
+                    },
+                    timer: setTimeout(() => {
+                        waiters.splice(waiters.indexOf(w), 1);
+                        reject(
+                            new Error(
+                                `${id} emitted nothing matching within ${ms} ms; saw ${JSON.stringify(seen.map((m) => [m.topic, m.payload]))}`,
+                            ),
+                        );
+                    }, ms),
+                };
                 waiters.push(w);
             });
         },
-        texts() { return seen.map((m) => m.payload); },
+        texts() {
+            return seen.map((m) => m.payload);
+        },
     };
 }
 
@@ -68,7 +81,10 @@ function allConnected(users) {
 
 /** Errors reaching the flow's Catch node (wired to helper "caught"). */
 function catchNode() {
-    return [{ id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] }, { id: 'caught', type: 'helper' }];
+    return [
+        { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+    ];
 }
 
 module.exports = { accounts, imNode, send, record, recordAt, allConnected, catchNode };

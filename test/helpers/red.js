@@ -7,8 +7,14 @@ helper.init(require.resolve('node-red'));
 
 const NODES = Object.keys(require('../../package.json')['node-red'].nodes);
 // Core nodes that example flows and tests use beside ours.
-const CORE = ['function/10-function.js', 'common/21-debug.js', 'common/20-inject.js', 'function/15-change.js', 'function/10-switch.js', 'common/90-comment.js']
-    .map((file) => require(`@node-red/nodes/core/${file}`));
+const CORE = [
+    'function/10-function.js',
+    'common/21-debug.js',
+    'common/20-inject.js',
+    'function/15-change.js',
+    'function/10-switch.js',
+    'common/90-comment.js',
+].map((file) => require(`@node-red/nodes/core/${file}`));
 const nodeModules = [...NODES.map((name) => require(`../../nodes/${name}.js`)), ...CORE];
 
 /**

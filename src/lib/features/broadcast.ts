@@ -10,7 +10,11 @@ export const DEFAULT_GREETINGS_PER_SECOND = 20;
 
 export class Broadcast {
     /** `virtualGroups`: the broker (ims-broker) expands one publish to every member's inbox. */
-    constructor(private readonly s: SessionContext, private readonly configuredRegion: string | undefined, private readonly virtualGroups = false) {}
+    constructor(
+        private readonly s: SessionContext,
+        private readonly configuredRegion: string | undefined,
+        private readonly virtualGroups = false,
+    ) {}
 
     /** The region in force: one set at run time wins over the configured one. */
     get region(): string | undefined {
@@ -19,8 +23,11 @@ export class Broadcast {
 
     /** Greets each of `recipients` (every friend when none are given) in its inbox, paced. */
     async greet(
-        text: string | undefined, data: Record<string, unknown> | undefined, recipients: string[] | undefined,
-        perSecond: number = DEFAULT_GREETINGS_PER_SECOND, onProgress?: (done: number, total: number) => void,
+        text: string | undefined,
+        data: Record<string, unknown> | undefined,
+        recipients: string[] | undefined,
+        perSecond: number = DEFAULT_GREETINGS_PER_SECOND,
+        onProgress?: (done: number, total: number) => void,
     ): Promise<PacedResult<string>> {
         const list = recipients ?? this.s.state.list('friends');
         if (list.length === 0) throw new ImsError(`${this.s.userId} has nobody to greet: no friends and no list given`, 'IMS_NO_RECIPIENT');
@@ -28,12 +35,20 @@ export class Broadcast {
         const members = [...new Set(list)];
         if (this.virtualGroups) {
             // One publish; the broker delivers it to each member's inbox as P/<member>/Inbox/Chat/<me>.
-            await this.s.publish(this.s.codec.virtualGroup(this.s.userId, recipients ? 'list' : 'friends'),
-                { type: 'greeting', text, data: { ...data, members } });
+            await this.s.publish(this.s.codec.virtualGroup(this.s.userId, recipients ? 'list' : 'friends'), {
+                type: 'greeting',
+                text,
+                data: { ...data, members },
+            });
             onProgress?.(members.length, members.length);
             return { ok: members, failed: [] };
         }
-        return sendPaced([...new Set(list)], perSecond, (to) => this.s.publish(this.s.codec.chat(to, this.s.userId), { type: 'greeting', to, text, data }), onProgress);
+        return sendPaced(
+            [...new Set(list)],
+            perSecond,
+            (to) => this.s.publish(this.s.codec.chat(to, this.s.userId), { type: 'greeting', to, text, data }),
+            onProgress,
+        );
     }
 
     /** A system push to every user of `region`. */

@@ -6,7 +6,10 @@ import { assertId, ImsError } from '../ids';
 import { SessionContext } from './context';
 
 export class Friends {
-    constructor(private readonly s: SessionContext, private readonly onFriendsChanged: (user: string, added: boolean) => Promise<void>) {}
+    constructor(
+        private readonly s: SessionContext,
+        private readonly onFriendsChanged: (user: string, added: boolean) => Promise<void>,
+    ) {}
 
     async request(to: string, text?: string): Promise<Envelope> {
         this.checkPeer(to);

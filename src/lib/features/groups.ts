@@ -33,7 +33,9 @@ export class Groups {
         for (const user of users) assertId('user', user, this.s.codec.rules);
         const sent: Envelope[] = [];
         for (const user of users) {
-            sent.push(await this.s.publish(this.s.codec.groupInvite(user, this.s.userId), { type: 'group.invite', to: user, data: { group } }));
+            sent.push(
+                await this.s.publish(this.s.codec.groupInvite(user, this.s.userId), { type: 'group.invite', to: user, data: { group } }),
+            );
         }
         return sent;
     }

@@ -10,7 +10,10 @@ export class Presence {
     /** Last status seen of each watched user; only changes are delivered. */
     private readonly known = new Map<string, string>();
 
-    constructor(private readonly s: SessionContext, readonly enabled: boolean) {}
+    constructor(
+        private readonly s: SessionContext,
+        readonly enabled: boolean,
+    ) {}
 
     /** The MQTT will: a retained "offline" the broker publishes when the connection dies. */
     will(): { topic: string; payload: Buffer; qos: 1; retain: true } | undefined {
