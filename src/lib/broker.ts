@@ -72,6 +72,22 @@ export interface Refusal {
 
 /** Where a refused publish goes: acknowledged (MQTT 3.1.1 has no refusal for it) and delivered to nobody. */
 const DROPPED = '$IMS/dropped';
+/**
+ * What this broker adds to plain MQTT, for clients to learn rather than assume: a retained message
+ * on this topic (the only $IMS topic a client may subscribe), e.g. {"v":1,"virtualGroups":true}.
+ * Other brokers have no message here, so a client that hears nothing knows it is on a plain broker.
+ */
+export const CAPABILITIES_TOPIC = '$IMS/capabilities';
+export interface BrokerCapabilities {
+    v: 1;
+    broker: 'ims-broker';
+    /** One publish on P/<me>/Greet/<name> reaches every member's inbox. */
+    virtualGroups: boolean;
+    /** A system push on P/System/<value> also reaches users with that attribute value. */
+    attributePush: boolean;
+    /** The IM rules are enforced (accounts, senders, subscriptions, blocks, groups). */
+    secured: boolean;
+}
 type ImsClient = Client & { ims?: BrokerIdentity; imsEmptyId?: boolean };
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -126,6 +142,7 @@ export class EmbeddedBroker extends EventEmitter {
             policy.onChange = () => store.savePolicy(() => policy.toJSON());
         }
         broker.installHooks();
+        await broker.announceCapabilities();
         try {
             await broker.listen();
         } catch (error) {
@@ -133,6 +150,20 @@ export class EmbeddedBroker extends EventEmitter {
             throw error;
         }
         return broker;
+    }
+
+    readonly capabilities: BrokerCapabilities = { v: 1, broker: 'ims-broker', virtualGroups: true, attributePush: true, secured: false };
+
+    /** Retains what this broker offers on CAPABILITIES_TOPIC (rewritten at every start: a stored one may be stale). */
+    private announceCapabilities(): Promise<void> {
+        (this as { capabilities: BrokerCapabilities }).capabilities = { ...this.capabilities, secured: this.policy !== undefined };
+        const payload = Buffer.from(JSON.stringify(this.capabilities));
+        return new Promise((resolve, reject) => {
+            this.aedes.publish(
+                { cmd: 'publish', topic: CAPABILITIES_TOPIC, payload, qos: 0, retain: true, dup: false } as never,
+                (error?: Error) => (error ? reject(error) : resolve()),
+            );
+        });
     }
 
     /** Names a virtual group (from the flow): one publish on P/<sender>/Greet/<name> reaches them all. */
@@ -239,6 +270,7 @@ export class EmbeddedBroker extends EventEmitter {
         };
         aedes.authorizeSubscribe = (client, sub, done) => {
             const identity = (client as ImsClient).ims;
+            if (sub.topic === CAPABILITIES_TOPIC) return done(null, { ...sub, qos: 0 });
             if (!this.policy || sub.topic.startsWith('$IMS')) return done(null, sub.topic.startsWith('$IMS') ? null : sub);
             if (!identity) return done(null, null);
             const decision = this.policy.canSubscribe(identity, sub.topic);
