@@ -104,7 +104,7 @@ export = function register(RED: NodeAPI): void {
                 } else if (msg.action === 'unblock') {
                     if (typeof body.blocker !== 'string' || typeof body.blocked !== 'string')
                         throw new ImsError(RED._('ims-broker.errors.unblock'), 'IMS_CONFIG');
-                    broker.policy?.unblock(body.blocker, body.blocked);
+                    broker.unblock(body.blocker, body.blocked);
                 } else {
                     throw new ImsError(RED._('ims-broker.errors.unknownAction', { action: String(msg.action) }), 'IMS_UNKNOWN_ACTION');
                 }

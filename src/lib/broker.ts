@@ -1,17 +1,34 @@
-// The embedded MQTT broker: aedes over TCP and, optionally, MQTT over WebSocket. It owns its sockets,
-// so close() really frees its ports (a Node-RED redeploy opens the same ports again at once).
+// The embedded MQTT broker: aedes over TCP and, optionally, MQTT over WebSocket, with the IM rules
+// enforced when security is on. This file composes the parts under broker/: the sockets (listeners),
+// who may connect (authentication), what each may publish, subscribe and read (authorization, with the
+// rules in policy), what the broker adds to routing (serverDelivery), one copy at the highest QoS
+// (highestQos), the disk store, the limits, and the one adapter for aedes's internals.
 
 import { EventEmitter } from 'events';
-import { createServer as createHttpServer, Server as HttpServer } from 'http';
-import { AddressInfo, createServer as createTcpServer, Server as TcpServer, Socket } from 'net';
-import { timingSafeEqual } from 'crypto';
-import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { Aedes, AuthenticateError, Client } from 'aedes' with { 'resolution-mode': 'import' };
-import * as fs from 'fs';
-import { BrokerIdentity, BrokerPolicy, PolicyState } from './brokerPolicy';
-import { ImsError, parseClientId } from './ids';
-import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
-import { tuneSocket } from './socketTuning';
+import type { Aedes, Client } from 'aedes' with { 'resolution-mode': 'import' };
+import type { IncomingMessage } from 'http';
+import type { Duplex } from 'stream';
+import { ImsError } from './ids';
+import { CodecOptions, TopicCodec } from './topics';
+import { boundOutgoingQueue, connectedClients, internalsOf, limitPacketSize, persistenceOf } from './broker/aedesAdapter';
+import { installAuthentication } from './broker/authentication';
+import { installAuthorization } from './broker/authorization';
+import { ClientBindings } from './broker/bindings';
+import type { BrokerAccount, BrokerContext, Refusal, SecuredContext } from './broker/context';
+import { DiskStore, STATE_FORMAT } from './broker/diskStore';
+import { PolicyFacts } from './broker/facts';
+import { deliverAtHighestQos } from './broker/highestQos';
+import { BrokerLimits, orUnlimited, resolveLimits } from './broker/limits';
+import { Listeners } from './broker/listeners';
+import { LoginThrottle } from './broker/loginThrottle';
+import { BrokerPolicy, CAPABILITIES_TOPIC } from './broker/policy';
+import { identityOf, ServerDelivery } from './broker/serverDelivery';
+
+export type { BrokerAccount, Refusal } from './broker/context';
+export type { BrokerLimits } from './broker/limits';
+export { DEFAULT_LIMITS } from './broker/limits';
+export { CAPABILITIES_TOPIC } from './broker/policy';
+export { topicMatches } from './broker/highestQos';
 
 export interface BrokerOptions {
     /** TCP port; 0 picks a free one. */
@@ -21,7 +38,7 @@ export interface BrokerOptions {
     /** MQTT over WebSocket port; none when unset. 0 picks a free one. */
     wsPort?: number;
     wsPath?: string;
-    /** When set, every client must log in with this user name and password. */
+    /** When set (and security is off), every client must log in with this user name and password. */
     username?: string;
     password?: string;
     /** IM accounts and the rules of the seed's layout, enforced; see BrokerPolicy. */
@@ -31,13 +48,8 @@ export interface BrokerOptions {
      * retained messages (presence) and what the policy learned survive a restart. In memory when unset.
      */
     storeDir?: string;
-}
-
-export interface BrokerAccount {
-    user: string;
-    password: string;
-    system?: boolean;
-    attributes?: Record<string, string>;
+    /** What one client or address may cost; see DEFAULT_LIMITS. */
+    limits?: Partial<BrokerLimits>;
 }
 
 export interface BrokerSecurity extends CodecOptions {
@@ -46,6 +58,18 @@ export interface BrokerSecurity extends CodecOptions {
     mqSemantics?: boolean;
     /** GroupIDs a Client ID may use under MQ semantics (default GID_IMS). */
     groupIds?: string[];
+}
+
+/** What this broker adds to plain MQTT, retained on CAPABILITIES_TOPIC for clients to learn. */
+export interface BrokerCapabilities {
+    v: 1;
+    broker: 'ims-broker';
+    /** One publish on P/<me>/Greet/<name> reaches every member's inbox. */
+    virtualGroups: boolean;
+    /** A system push on P/System/<value> also reaches users with that attribute value. */
+    attributePush: boolean;
+    /** The IM rules are enforced (accounts, senders, subscriptions, blocks, groups). */
+    secured: boolean;
 }
 
 /** Accounts from the node's credentials; a clear error for JSON that is not a list of accounts. */
@@ -61,59 +85,26 @@ export function parseAccounts(text: string | undefined): BrokerAccount[] {
     });
 }
 
-/** A publish or subscription the broker refused, for the node's output. */
-export interface Refusal {
-    user: string;
-    clientId: string;
-    action: 'connect' | 'publish' | 'subscribe';
-    topic: string;
-    reason: string;
-}
-
-/** Where a refused publish goes: acknowledged (MQTT 3.1.1 has no refusal for it) and delivered to nobody. */
-const DROPPED = '$IMS/dropped';
-/**
- * What this broker adds to plain MQTT, for clients to learn rather than assume: a retained message
- * on this topic (the only $IMS topic a client may subscribe), e.g. {"v":1,"virtualGroups":true}.
- * Other brokers have no message here, so a client that hears nothing knows it is on a plain broker.
- */
-export const CAPABILITIES_TOPIC = '$IMS/capabilities';
-export interface BrokerCapabilities {
-    v: 1;
-    broker: 'ims-broker';
-    /** One publish on P/<me>/Greet/<name> reaches every member's inbox. */
-    virtualGroups: boolean;
-    /** A system push on P/System/<value> also reaches users with that attribute value. */
-    attributePush: boolean;
-    /** The IM rules are enforced (accounts, senders, subscriptions, blocks, groups). */
-    secured: boolean;
-}
-type ImsClient = Client & { ims?: BrokerIdentity; imsEmptyId?: boolean };
-
 export const DEFAULT_HOST = '127.0.0.1';
-const LISTEN_RETRIES = 10;
-const LISTEN_RETRY_MS = 200;
 
 export declare interface EmbeddedBroker {
     on(event: 'clients', listener: (count: number) => void): this;
     on(event: 'refused', listener: (refusal: Refusal) => void): this;
     on(event: 'virtualGroup', listener: (expansion: { sender: string; name: string; members: number }) => void): this;
     on(event: 'clientError', listener: (clientId: string, error: Error) => void): this;
+    /** The disk store failed to save what the broker learned (a block, a binding...). */
+    on(event: 'storeError', listener: (error: Error) => void): this;
 }
 
 export class EmbeddedBroker extends EventEmitter {
-    private readonly sockets = new Set<Socket>();
-    private tcp: TcpServer | undefined;
-    private http: HttpServer | undefined;
-    private wss: WebSocketServer | undefined;
-    readonly policy: BrokerPolicy | undefined;
     readonly codec: TopicCodec;
-    private readonly accounts = new Map<string, BrokerAccount>();
+    readonly policy: BrokerPolicy | undefined;
+    readonly limits: BrokerLimits;
+    readonly capabilities: BrokerCapabilities;
+    private readonly secured: SecuredContext | undefined;
     /** Virtual groups given by the flow: name → members. */
     private readonly virtualGroups = new Map<string, string[]>();
-    /** user → Client IDs it logged in with, to reach its offline sessions too. */
-    private readonly devices = new Map<string, Set<string>>();
-
+    private readonly sockets: Listeners;
     private store: DiskStore | undefined;
 
     private constructor(
@@ -123,28 +114,54 @@ export class EmbeddedBroker extends EventEmitter {
         super();
         const security = options.security;
         this.codec = new TopicCodec(security ?? {});
+        this.limits = resolveLimits(options.limits);
         if (security) {
-            this.policy = new BrokerPolicy(this.codec, { mqSemantics: security.mqSemantics });
-            for (const account of security.accounts) this.setAccount(account);
+            const facts = new PolicyFacts();
+            this.policy = new BrokerPolicy(this.codec, facts, { mqSemantics: security.mqSemantics });
+            this.secured = {
+                policy: this.policy,
+                bindings: new ClientBindings(orUnlimited(this.limits.devicesPerUser)),
+                throttle: new LoginThrottle({
+                    perUser: orUnlimited(this.limits.failedLoginsPerUser),
+                    perAddress: orUnlimited(this.limits.failedLoginsPerAddress),
+                    maxDelayMs: 60000,
+                }),
+                accounts: new Map(security.accounts.map((a) => [a.user, a])),
+                mqSemantics: security.mqSemantics === true,
+                groupIds: security.groupIds ?? ['GID_IMS'],
+            };
         }
+        this.capabilities = { v: 1, broker: 'ims-broker', virtualGroups: true, attributePush: true, secured: security !== undefined };
+        this.sockets = new Listeners(
+            {
+                port: options.port,
+                host: options.host || DEFAULT_HOST,
+                wsPort: options.wsPort,
+                wsPath: options.wsPath,
+                connectionsPerAddress: this.limits.connectionsPerAddress,
+            },
+            (stream, req) => this.accept(stream, req),
+            (address, reason) => this.refuse({ user: '', clientId: '', action: 'limit', topic: address, reason }),
+        );
     }
 
     static async start(options: BrokerOptions): Promise<EmbeddedBroker> {
         // aedes is ESM only; a dynamic import() loads it from this CommonJS build.
         const { Aedes } = await import('aedes');
         const store = options.storeDir ? await DiskStore.open(options.storeDir) : undefined;
-        const aedes = await Aedes.createBroker(store ? { persistence: store.persistence as never } : {});
+        const limits = resolveLimits(options.limits);
+        const aedes = await Aedes.createBroker({
+            ...(store ? { persistence: store.persistence as never } : {}),
+            connectTimeout: limits.connectTimeoutMs,
+            // Sessions of many follows and groups: deliver everything queued, not aedes's first 1 000.
+            maxSessionDelivery: 100000,
+        } as never);
         const broker = new EmbeddedBroker(aedes, options);
-        broker.store = store;
-        if (store && broker.policy) {
-            const policy = broker.policy;
-            policy.load(await store.loadPolicy());
-            policy.onChange = () => store.savePolicy(() => policy.toJSON());
-        }
-        broker.installHooks();
-        await broker.announceCapabilities();
         try {
-            await broker.listen();
+            if (store) await broker.attachStore(store);
+            broker.installHooks();
+            await broker.announceCapabilities();
+            await broker.sockets.listen();
         } catch (error) {
             await broker.close();
             throw error;
@@ -152,11 +169,143 @@ export class EmbeddedBroker extends EventEmitter {
         return broker;
     }
 
-    readonly capabilities: BrokerCapabilities = { v: 1, broker: 'ims-broker', virtualGroups: true, attributePush: true, secured: false };
+    /** Names a virtual group (from the flow): one publish on P/<sender>/Greet/<name> reaches them all. */
+    setVirtualGroup(name: string, members: string[]): void {
+        this.virtualGroups.set(name, [...new Set(members)]);
+    }
+
+    /**
+     * Adds or replaces an account (from the node's settings or the flow). A changed password, system
+     * flag or attributes ends the account's open connections: they were admitted with the old rights.
+     */
+    setAccount(account: BrokerAccount): void {
+        const secured = this.requireSecured();
+        const before = secured.accounts.get(account.user);
+        secured.accounts.set(account.user, account);
+        if (before && !sameAccount(before, account)) this.disconnectUser(account.user);
+    }
+
+    /** Removes an account and ends its open connections. */
+    removeAccount(user: string): boolean {
+        const secured = this.requireSecured();
+        const removed = secured.accounts.delete(user);
+        if (removed) this.disconnectUser(user);
+        return removed;
+    }
+
+    /** B unblocks A: A may follow B again. */
+    unblock(blocker: string, blocked: string): void {
+        this.requireSecured().policy.facts.unblock(blocker, blocked);
+    }
+
+    get port(): number {
+        return this.sockets.port;
+    }
+
+    get wsPort(): number | undefined {
+        return this.sockets.wsPort;
+    }
+
+    get clientCount(): number {
+        return this.aedes.connectedClients;
+    }
+
+    async close(): Promise<void> {
+        const closing: Promise<unknown>[] = [this.sockets.close()];
+        closing.push(new Promise<void>((resolve) => this.aedes.close(() => resolve())));
+        await Promise.all(closing);
+        // aedes leaves its persistence open; LevelDB locks its directory until it is closed.
+        await this.store?.close();
+    }
+
+    private requireSecured(): SecuredContext {
+        if (!this.secured) throw new ImsError('The broker does not enforce the IM rules: it has no accounts', 'IMS_CONFIG');
+        return this.secured;
+    }
+
+    private async attachStore(store: DiskStore): Promise<void> {
+        this.store = store;
+        store.onError = (error) => {
+            this.emit('storeError', error);
+            this.refuse({
+                user: '',
+                clientId: '',
+                action: 'store',
+                topic: '',
+                reason: `the disk store could not save the broker's state: ${error.message}`,
+            });
+        };
+        const secured = this.secured;
+        if (!secured) return;
+        const state = await store.loadState();
+        secured.policy.facts.load(state?.facts);
+        secured.bindings.load(state?.bindings);
+        const save = (): void =>
+            store.saveState(() => ({ v: STATE_FORMAT, facts: secured.policy.facts.toJSON(), bindings: secured.bindings.toJSON() }));
+        secured.policy.facts.onChange = save;
+        secured.bindings.onChange = save;
+    }
+
+    private installHooks(): void {
+        const context: BrokerContext = {
+            aedes: this.aedes,
+            codec: this.codec,
+            limits: this.limits,
+            delivery: new ServerDelivery(
+                this.aedes,
+                this.codec,
+                {
+                    named: (name) => this.virtualGroups.get(name),
+                    friendsOf: (sender) => {
+                        const facts = this.secured?.policy.facts;
+                        return facts ? facts.friendsOf(sender).filter((friend) => !facts.isBlocked(sender, friend)) : [];
+                    },
+                },
+                orUnlimited(this.limits.membersPerVirtualGroup),
+            ),
+            secured: this.secured,
+            login: { username: this.options.username, password: this.options.password },
+            refuse: (refusal) => this.refuse(refusal),
+            unsubscribeUser: (user, topics) => this.unsubscribeUser(user, topics),
+            virtualGroupExpanded: (expansion) => this.emit('virtualGroup', expansion),
+        };
+        installAuthentication(context);
+        installAuthorization(context);
+        const report = (): void => {
+            this.emit('clients', this.aedes.connectedClients);
+        };
+        this.aedes.on('clientReady', report);
+        this.aedes.on('clientDisconnect', report);
+        this.aedes.on('clientError', (client, error) => this.emit('clientError', client?.id ?? '', error));
+    }
+
+    /** A new connection: aedes takes it, with this broker's limits and delivery rule in place before any byte is read. */
+    private accept(stream: Duplex, req?: IncomingMessage): void {
+        const client = internalsOf(this.aedes.handle(stream as never, req as never) as Client);
+        const limits = this.limits;
+        const refuseLimit = (reason: string): void => {
+            const identity = identityOf(client);
+            this.refuse({
+                user: identity?.user ?? '',
+                clientId: identity?.clientId ?? client.id ?? '',
+                action: 'limit',
+                topic: '',
+                reason,
+            });
+        };
+        limitPacketSize(
+            client,
+            () => orUnlimited(client.connected ? limits.maxPacketBytes : limits.maxConnectBytes),
+            (declared) => refuseLimit(`a packet of ${declared} bytes is over the limit`),
+        );
+        boundOutgoingQueue(client, orUnlimited(limits.maxQueuedBytes), (queued) =>
+            refuseLimit(`${queued} bytes waiting to be written: disconnected as a slow consumer`),
+        );
+        deliverAtHighestQos(client);
+    }
 
     /** Retains what this broker offers on CAPABILITIES_TOPIC (rewritten at every start: a stored one may be stale). */
     private announceCapabilities(): Promise<void> {
-        (this as { capabilities: BrokerCapabilities }).capabilities = { ...this.capabilities, secured: this.policy !== undefined };
         const payload = Buffer.from(JSON.stringify(this.capabilities));
         return new Promise((resolve, reject) => {
             this.aedes.publish(
@@ -166,420 +315,34 @@ export class EmbeddedBroker extends EventEmitter {
         });
     }
 
-    /** Names a virtual group (from the flow): one publish on P/<sender>/Greet/<name> reaches them all. */
-    setVirtualGroup(name: string, members: string[]): void {
-        this.virtualGroups.set(name, [...new Set(members)]);
-    }
-
-    /** Adds or replaces an account (from the node's settings or the flow). */
-    setAccount(account: BrokerAccount): void {
-        this.accounts.set(account.user, account);
-    }
-
-    get port(): number {
-        return (this.tcp?.address() as AddressInfo | null)?.port ?? 0;
-    }
-
-    get wsPort(): number | undefined {
-        return (this.http?.address() as AddressInfo | null)?.port;
-    }
-
-    get clientCount(): number {
-        return this.aedes.connectedClients;
-    }
-
-    async close(): Promise<void> {
-        const closing: Promise<unknown>[] = [];
-        if (this.wss) closing.push(new Promise((resolve) => this.wss?.close(resolve)));
-        for (const server of [this.tcp, this.http]) {
-            if (server?.listening) closing.push(new Promise((resolve) => server.close(resolve)));
-        }
-        for (const socket of this.sockets) socket.destroy();
-        closing.push(new Promise<void>((resolve) => this.aedes.close(() => resolve())));
-        await Promise.all(closing);
-        // aedes leaves its persistence open; LevelDB locks its directory until it is closed.
-        await this.store?.close();
-    }
-
-    private async listen(): Promise<void> {
-        const host = this.options.host || DEFAULT_HOST;
-        const tcp = createTcpServer((socket) => this.aedes.handle(socket));
-        this.tcp = tcp;
-        this.track(tcp);
-        await listenWithRetry(tcp, this.options.port, host);
-        if (this.options.wsPort !== undefined) {
-            const http = createHttpServer();
-            this.http = http;
-            this.track(http);
-            this.wss = new WebSocketServer({ server: http, path: this.options.wsPath || '/mqtt' });
-            this.wss.on('connection', (ws, req) => this.aedes.handle(createWebSocketStream(ws) as never, req as never));
-            await listenWithRetry(http, this.options.wsPort, host);
-        }
-        this.aedes.on('client', (client) => deliverAtHighestQos(client as unknown as DeliveringClient));
-        const report = (): void => {
-            this.emit('clients', this.aedes.connectedClients);
-        };
-        this.aedes.on('clientReady', report);
-        this.aedes.on('clientDisconnect', report);
-        this.aedes.on('clientError', (client, error) => this.emit('clientError', client?.id ?? '', error));
-    }
-
-    private installHooks(): void {
-        const aedes = this.aedes;
-        // MQTT 3.1.1 [MQTT-3.1.3-8]: a zero-length Client ID with clean session off gets CONNACK 0x02;
-        // aedes would invent an ID. preConnect sees the raw packet, authenticate answers with the code.
-        aedes.preConnect = (client, packet, done) => {
-            (client as ImsClient).imsEmptyId = !packet.clientId && !packet.clean;
-            done(null, true);
-        };
-        aedes.authenticate = (client, username, password, done) => {
-            const c = client as ImsClient;
-            const fail = (returnCode: 2 | 4 | 5, message: string): void => {
-                this.emit('refused', {
-                    user: username ?? '',
-                    clientId: c.imsEmptyId ? '' : client.id,
-                    action: 'connect',
-                    topic: '',
-                    reason: message,
-                });
-                done(Object.assign(new Error(message), { returnCode }) as AuthenticateError, false);
-            };
-            if (c.imsEmptyId) return fail(2, 'a zero-length Client ID needs clean session');
-            const secret = password?.toString('utf8') ?? '';
-            if (!this.policy) {
-                const open = !this.options.username && !this.options.password;
-                if (open || (sameSecret(username ?? '', this.options.username ?? '') && sameSecret(secret, this.options.password ?? '')))
-                    return done(null, true);
-                return fail(4, 'Bad user name or password');
-            }
-            const account = username ? this.accounts.get(username) : undefined;
-            if (!account || !sameSecret(secret, account.password)) return fail(4, 'Bad user name or password');
-            if (this.options.security?.mqSemantics) {
-                const groupIds = this.options.security.groupIds ?? ['GID_IMS'];
-                let mqGroupId: string;
-                try {
-                    mqGroupId = parseClientId(client.id, this.policy.codec.rules).mqGroupId;
-                } catch (error) {
-                    return fail(2, (error as Error).message);
-                }
-                if (!groupIds.includes(mqGroupId)) return fail(2, `GroupID ${mqGroupId} is not known to this broker`);
-            }
-            c.ims = { user: account.user, clientId: client.id, system: account.system === true, attributes: { ...account.attributes } };
-            this.deviceSet(account.user).add(client.id);
-            return done(null, true);
-        };
-        aedes.authorizeSubscribe = (client, sub, done) => {
-            const identity = (client as ImsClient).ims;
-            if (sub.topic === CAPABILITIES_TOPIC) return done(null, { ...sub, qos: 0 });
-            if (!this.policy || sub.topic.startsWith('$IMS')) return done(null, sub.topic.startsWith('$IMS') ? null : sub);
-            if (!identity) return done(null, null);
-            const decision = this.policy.canSubscribe(identity, sub.topic);
-            if (decision.ok) return done(null, sub);
-            this.emit('refused', {
-                user: identity.user,
-                clientId: identity.clientId,
-                action: 'subscribe',
-                topic: sub.topic,
-                reason: decision.reason,
-            });
-            return done(null, null); // SUBACK 0x80, the connection stays up
-        };
-        aedes.authorizePublish = (client, packet, done) => {
-            if (packet.topic.startsWith('$SYS') || packet.topic.startsWith('$IMS')) return done(new Error(`${packet.topic} is reserved`));
-            const identity = (client as ImsClient | null)?.ims;
-            // Parsed once here, for the policy and the broker's own deliveries alike.
-            const parsed = this.codec.parse(packet.topic);
-            const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
-            if (!this.policy || !client) {
-                // An open broker (or a stored will after a restart): no identity to check; the layout's extras still apply.
-                if (client) this.serverSideDelivery(packet, undefined, parsed, payload);
-                return done(null);
-            }
-            if (!identity) return done(new Error('not logged in'));
-            const decision = this.policy.canPublish(identity, packet.topic, payload, parsed);
-            if (!decision.ok) {
-                this.emit('refused', {
-                    user: identity.user,
-                    clientId: identity.clientId,
-                    action: 'publish',
-                    topic: packet.topic,
-                    reason: decision.reason,
-                });
-                packet.topic = DROPPED;
-                packet.retain = false;
-                return done(null);
-            }
-            const effect = this.policy.observe(identity, packet.topic, payload, parsed);
-            if (effect.unsubscribe) this.unsubscribeUser(effect.unsubscribe.user, effect.unsubscribe.topics);
-            if (this.options.security?.mqSemantics) this.deliverP2p(packet, payload, parsed);
-            this.serverSideDelivery(packet, identity, parsed, payload);
-            return done(null);
-        };
-    }
-
-    /**
-     * What this broker adds to the seed's layout, beyond routing: a virtual group publish is expanded
-     * into each member's inbox, and a system push also reaches the users whose attributes match.
-     */
-    private serverSideDelivery(
-        packet: { topic: string; qos: number; retain: boolean },
-        identity: BrokerIdentity | undefined,
-        parsed: ParsedTopic | null,
-        payload: Buffer,
-    ): void {
-        if (!parsed) return;
-        if (parsed.kind === 'vgroup' && parsed.from && parsed.group) {
-            this.expandVirtualGroup(identity?.user ?? parsed.from, parsed.group, payload, packet.qos);
-            packet.topic = DROPPED; // members get it in their inboxes; the list itself goes nowhere
-            packet.retain = false;
-        }
-        if (parsed.kind === 'system' && parsed.region) this.pushByAttribute(packet.topic, parsed.region, payload, packet.qos);
-    }
-
-    /** One greeting, delivered as P/<member>/Inbox/Chat/<sender> to each member, as if sent one by one. */
-    private expandVirtualGroup(sender: string, name: string, payload: Buffer, qos: number): void {
-        let body: Record<string, unknown> | undefined;
-        try {
-            body = payload.length && payload[0] === 0x7b ? JSON.parse(payload.toString('utf8')) : undefined;
-        } catch {
-            body = undefined;
-        }
-        const data = body && typeof body.data === 'object' && body.data !== null ? (body.data as Record<string, unknown>) : undefined;
-        const listed = Array.isArray(data?.members)
-            ? (data?.members as unknown[]).filter((m): m is string => typeof m === 'string')
-            : undefined;
-        const members = listed ?? this.virtualGroups.get(name) ?? (name === 'friends' ? (this.policy?.friendsOf(sender) ?? []) : []);
-        if (data) delete data.members;
-        const delivered = body ? Buffer.from(JSON.stringify(body)) : payload;
-        let count = 0;
-        for (const member of new Set(members)) {
-            let topic: string;
-            try {
-                topic = this.codec.chat(member, sender);
-            } catch {
-                continue; // not a valid user ID: nobody to deliver to
-            }
-            count++;
-            this.aedes.publish(
-                { cmd: 'publish', topic, payload: delivered, qos: Math.min(qos, 1), retain: false, dup: false } as never,
-                () => undefined,
-            );
-        }
-        this.emit('virtualGroup', { sender, name, members: count });
-    }
-
-    /** A system push on P/System/<value> reaches connected users with an attribute of that value, subscribed or not. */
-    private pushByAttribute(topic: string, value: string, payload: Buffer, qos: number): void {
-        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> })
-            .clients;
-        for (const client of Object.values(clients)) {
-            const attributes = client.ims?.attributes;
-            if (!attributes || !Object.values(attributes).includes(value) || client.subscriptions[topic]) continue;
-            client.publish({ cmd: 'publish', topic, payload, qos: Math.min(qos, 1), retain: false, dup: false } as never, () => undefined);
-        }
-    }
-
-    /**
-     * MQ semantics: P/p2p/<clientId> reaches that device without a subscription of its own. A device
-     * that did subscribe gets it through the subscription instead, so never twice.
-     */
-    private deliverP2p(packet: { topic: string; qos: number }, payload: Buffer, parsed: ParsedTopic | null): void {
-        if (parsed?.kind !== 'p2p' || !parsed.clientId) return;
-        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient & { subscriptions: Record<string, unknown> }> })
-            .clients;
-        const target = clients[parsed.clientId];
-        if (!target || target.subscriptions[packet.topic]) return;
-        target.publish(
-            { cmd: 'publish', topic: packet.topic, payload, qos: Math.min(packet.qos, 1), retain: false, dup: false } as never,
-            () => undefined,
-        );
-    }
-
-    /** Removes a user's subscriptions on every device, connected or not (a block). */
+    /** Removes a user's subscriptions on every device, connected or not, live and in the stored session. */
     private unsubscribeUser(user: string, topics: string[]): void {
-        const clients = (this.aedes as unknown as { clients: Record<string, ImsClient> }).clients;
-        for (const clientId of this.devices.get(user) ?? []) {
+        const clients = connectedClients(this.aedes);
+        const persistence = persistenceOf(this.aedes);
+        for (const clientId of this.secured?.bindings.devicesOf(user) ?? []) {
             const client = clients[clientId];
-            if (client) {
-                client.unsubscribe(topics as never, () => undefined);
-            } else {
-                const persistence = (
-                    this.aedes as unknown as { persistence: { removeSubscriptions(c: { id: string }, t: string[]): Promise<unknown> } }
-                ).persistence;
-                Promise.resolve(persistence.removeSubscriptions({ id: clientId }, topics)).catch(() => undefined);
+            if (client) client.unsubscribe(topics, () => undefined);
+            // A live unsubscribe made by the broker skips the persistence: remove the stored ones too.
+            if (!client || !client.clean) {
+                persistence.removeSubscriptions({ id: clientId }, topics).catch((error: Error) => this.store?.onError(error));
             }
         }
     }
 
-    private deviceSet(user: string): Set<string> {
-        let set = this.devices.get(user);
-        if (!set) this.devices.set(user, (set = new Set()));
-        return set;
+    private disconnectUser(user: string): void {
+        const clients = connectedClients(this.aedes);
+        for (const clientId of this.secured?.bindings.devicesOf(user) ?? []) clients[clientId]?.close();
     }
 
-    /** Keeps every socket so close() can end them, and tunes it for many small packets. */
-    private track(server: TcpServer | HttpServer): void {
-        server.on('connection', (socket: Socket) => {
-            tuneSocket(socket);
-            this.sockets.add(socket);
-            socket.once('close', () => this.sockets.delete(socket));
-        });
+    private refuse(refusal: Refusal): void {
+        this.emit('refused', refusal);
     }
 }
 
-interface DeliveringClient {
-    subscriptions: Record<string, { qos?: number }>;
-    deliver0(packet: { topic: string; qos: number }, cb: () => void): void;
-    deliverQoS(packet: { topic: string; qos: number }, cb: () => void): void;
-}
-
-/**
- * MQTT 3.1.1 [MQTT-3.3.5-1]: overlapping subscriptions deliver one copy at the highest QoS among
- * them (capped by the published QoS). aedes drops the second copy but keeps the QoS of whichever
- * subscription's delivery ran first, and binds that delivery function at SUBSCRIBE time; so each
- * client's delivery functions are wrapped as it connects, before it subscribes anything.
- */
-function deliverAtHighestQos(client: DeliveringClient): void {
-    const deliver0 = client.deliver0;
-    const deliverQoS = client.deliverQoS;
-    const raw = client.subscriptions;
-    // The highest QoS per topic, kept until the client's subscriptions change (the Proxy below sees
-    // every change), so a client with many subscriptions does not scan them all for every message.
-    const cache = new Map<string, number>();
-    const highest = (topic: string): number => {
-        let qos = cache.get(topic);
-        if (qos !== undefined) return qos;
-        qos = 0;
-        for (const [filter, sub] of Object.entries(raw)) {
-            if ((sub.qos ?? 0) > qos && topicMatches(filter, topic)) qos = sub.qos ?? 0;
-        }
-        if (cache.size >= 1000) cache.clear();
-        cache.set(topic, qos);
-        return qos;
-    };
-    const route = (packet: { topic: string; qos: number }, cb: () => void): void => {
-        if (packet.qos === 0) return deliver0.call(client, packet, cb);
-        const qos = Math.min(packet.qos, highest(packet.topic));
-        if (qos === 0) deliver0.call(client, packet, cb);
-        else deliverQoS.call(client, qos === packet.qos ? packet : { ...packet, qos }, cb);
-    };
-    client.deliver0 = route;
-    client.deliverQoS = route;
-    // deliverQoS then downgrades by the subscription stored under the exact topic, if any; reading it
-    // through this view gives the highest QoS that matches instead, so an overlapping exact
-    // subscription at a lower QoS cannot pull the copy down.
-    client.subscriptions = new Proxy(raw, {
-        get(target, key, receiver) {
-            const sub = Reflect.get(target, key, receiver) as { qos?: number } | undefined;
-            if (!sub || typeof key !== 'string' || key.includes('+') || key.includes('#')) return sub;
-            const qos = highest(key);
-            return qos > (sub.qos ?? 0) ? Object.assign(Object.create(Object.getPrototypeOf(sub)), sub, { qos }) : sub;
-        },
-        set(target, key, value) {
-            cache.clear();
-            return Reflect.set(target, key, value);
-        },
-        deleteProperty(target, key) {
-            cache.clear();
-            return Reflect.deleteProperty(target, key);
-        },
-    });
-}
-
-/** Does an MQTT topic filter (with + and #) match a topic? */
-export function topicMatches(filter: string, topic: string): boolean {
-    const f = filter.split('/');
-    const t = topic.split('/');
-    for (let i = 0; i < f.length; i++) {
-        if (f[i] === '#') return !(i === 0 && t[0].startsWith('$'));
-        if (i >= t.length) return false;
-        if (f[i] === '+') {
-            if (i === 0 && t[0].startsWith('$')) return false;
-            continue;
-        }
-        if (f[i] !== t[i]) return false;
-    }
-    return f.length === t.length;
-}
-
-/** LevelDB on disk: aedes's sessions and retained messages, and the policy's state beside them. */
-class DiskStore {
-    private saving: Promise<void> = Promise.resolve();
-    private savePending = false;
-
-    private constructor(
-        readonly persistence: { destroy(): Promise<void> },
-        private readonly db: LevelDb,
-    ) {}
-
-    static async open(dir: string): Promise<DiskStore> {
-        fs.mkdirSync(dir, { recursive: true });
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { ClassicLevel } = require('classic-level') as { ClassicLevel: new (dir: string) => LevelDb };
-        // The async store aedes 1.x needs (the package's main export wraps it in callbacks).
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: LevelDb) => {
-            destroy(): Promise<void>;
-        };
-        const db = new ClassicLevel(dir);
-        await db.open();
-        return new DiskStore(new AsyncLevelPersistence(db), db);
-    }
-
-    async loadPolicy(): Promise<PolicyState | undefined> {
-        const text = await this.db.get(POLICY_KEY);
-        return text ? (JSON.parse(text) as PolicyState) : undefined;
-    }
-
-    /** Saves the latest state once per burst of changes, in order. */
-    savePolicy(state: () => PolicyState): void {
-        if (this.savePending) return;
-        this.savePending = true;
-        this.saving = this.saving
-            .then(async () => {
-                this.savePending = false;
-                await this.db.put(POLICY_KEY, JSON.stringify(state()));
-            })
-            .catch(() => undefined);
-    }
-
-    async close(): Promise<void> {
-        await this.saving;
-        await this.persistence.destroy();
-    }
-}
-
-interface LevelDb {
-    open(): Promise<void>;
-    get(key: string): Promise<string | undefined>;
-    put(key: string, value: string): Promise<void>;
-    close(): Promise<void>;
-}
-
-/** Beside aedes's own keys; none of them starts with "~". */
-const POLICY_KEY = '~ims-policy';
-
-function sameSecret(given: string, expected: string): boolean {
-    const a = Buffer.from(given);
-    const b = Buffer.from(expected);
-    return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** Listens, retrying a few times while a port is still held by a broker that is closing. */
-async function listenWithRetry(server: TcpServer | HttpServer, port: number, host: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-        try {
-            await new Promise<void>((resolve, reject) => {
-                server.once('error', reject);
-                server.listen(port, host, () => {
-                    server.off('error', reject);
-                    resolve();
-                });
-            });
-            return;
-        } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= LISTEN_RETRIES) throw error;
-            await new Promise((resolve) => setTimeout(resolve, LISTEN_RETRY_MS));
-        }
-    }
+function sameAccount(a: BrokerAccount, b: BrokerAccount): boolean {
+    return (
+        a.password === b.password &&
+        (a.system === true) === (b.system === true) &&
+        JSON.stringify(a.attributes ?? {}) === JSON.stringify(b.attributes ?? {})
+    );
 }

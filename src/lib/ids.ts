@@ -173,3 +173,21 @@ function describeChar(c: string): string {
     const code = c.codePointAt(0) ?? 0;
     return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 }
+
+/** Client IDs a secured broker accepts: at most this long. */
+export const MAX_CLIENT_ID_LENGTH = 128;
+const CLIENT_ID_FORBIDDEN = /[/+#\s\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}]/u;
+
+/**
+ * Why a secured broker refuses this Client ID, or null. Any MQTT client may connect (not only
+ * GroupID@@@DeviceID), but an ID may never be a topic wildcard or separator (it names the device's p2p
+ * topic), start with "$", be invisible or ambiguous, or, when it has the seed's form, break that form.
+ */
+export function mqttClientIdProblem(clientId: string, rules: IdRules): string | null {
+    if (clientId.length === 0) return 'an empty Client ID needs clean session';
+    if (clientId.length > MAX_CLIENT_ID_LENGTH) return `Client ID is longer than ${MAX_CLIENT_ID_LENGTH} characters`;
+    const bad = CLIENT_ID_FORBIDDEN.exec(clientId);
+    if (bad) return `Client ID "${printable(clientId)}" contains ${describeChar(bad[0])}`;
+    if (clientId.startsWith('$')) return `Client ID "${clientId}" starts with "$", which brokers reserve`;
+    return clientId.includes(CLIENT_ID_SEPARATOR) ? clientIdProblem(clientId, rules) : null;
+}

@@ -1,0 +1,148 @@
+// Every reach into aedes's internals, in one place. aedes documents hooks (authenticate, authorize*,
+// preConnect) and events, but not the parts this broker also needs: the table of connected clients,
+// the persistence, a client's delivery functions, subscriptions, socket, parser and will. Each such
+// reach is typed here, and `adapterProblems` checks them on a live client: test/aedes-adapter.test.js
+// fails when an aedes upgrade moves one of them, instead of the broker silently losing a defence.
+
+import type { Duplex } from 'stream';
+import type { Aedes, Client } from 'aedes' with { 'resolution-mode': 'import' };
+
+type Deliver = (packet: DeliveredPacket, cb: () => void) => void;
+
+export interface DeliveredPacket {
+    topic: string;
+    qos: number;
+    payload?: Buffer | string;
+    retain?: boolean;
+}
+
+interface Subscription {
+    qos?: number;
+}
+
+interface PacketParser {
+    packet: { length: number };
+    _parseLength(): boolean;
+    _emitError(error: Error): void;
+}
+
+interface WillPacket {
+    topic: string;
+    payload: Buffer | string;
+    qos: number;
+    retain: boolean;
+}
+
+/** What this broker uses of an aedes client beyond its documented API. */
+export interface ClientInternals {
+    id: string;
+    clean: boolean;
+    closed: boolean;
+    connected: boolean;
+    conn: Duplex & { remoteAddress?: string; writableLength: number };
+    req?: { socket?: { remoteAddress?: string } };
+    subscriptions: Record<string, Subscription>;
+    deliver0: Deliver;
+    deliverQoS: Deliver;
+    waitForDrain(callback: (error: Error | null, client?: unknown) => void): void;
+    _parser: PacketParser;
+    /** The will of a connection being authenticated (aedes stores `will` only after authentication). */
+    _will: WillPacket | null;
+    publish(packet: object, done: (error?: Error) => void): void;
+    unsubscribe(topics: string[], done: () => void): void;
+    close(done?: () => void): void;
+}
+
+interface Persistence {
+    removeSubscriptions(client: { id: string }, topics: string[]): Promise<unknown>;
+}
+
+export function internalsOf(client: Client): ClientInternals {
+    return client as unknown as ClientInternals;
+}
+
+/** The connected clients by Client ID. */
+export function connectedClients(aedes: Aedes): Record<string, ClientInternals> {
+    return (aedes as unknown as { clients: Record<string, ClientInternals> }).clients;
+}
+
+export function persistenceOf(aedes: Aedes): Persistence {
+    return (aedes as unknown as { persistence: Persistence }).persistence;
+}
+
+/** The address a connection came from (TCP, or the socket under a WebSocket). */
+export function remoteAddressOf(client: ClientInternals): string {
+    return client.req?.socket?.remoteAddress ?? client.conn.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Closes a connection whose next packet declares more than `limit()` bytes as soon as its length is
+ * read, before the body is buffered (aedes's parser would hold any length MQTT allows: 256 MiB).
+ */
+export function limitPacketSize(client: ClientInternals, limit: () => number, onTooLarge: (declared: number) => void): void {
+    const parser = client._parser;
+    const parseLength = parser._parseLength;
+    parser._parseLength = function limitedParseLength(this: PacketParser): boolean {
+        const complete = parseLength.call(this);
+        if (complete && this.packet.length > limit()) {
+            onTooLarge(this.packet.length);
+            this._emitError(new Error(`packet of ${this.packet.length} bytes is over the limit`));
+            return false;
+        }
+        return complete;
+    };
+}
+
+/**
+ * aedes waits for a congested socket to drain before it calls a delivery back, so one client that
+ * never reads holds the broker's delivery slots and stalls everyone. Here nothing waits: the socket's
+ * own buffer is the client's outgoing queue, and a client whose queue passes `maxBytes` is disconnected.
+ */
+export function boundOutgoingQueue(client: ClientInternals, maxBytes: number, onOverflow: (queued: number) => void): void {
+    client.waitForDrain = function noWait(callback) {
+        const queued = client.conn.writableLength;
+        if (queued > maxBytes && !client.conn.destroyed) {
+            onOverflow(queued);
+            client.conn.destroy(new Error(`outgoing queue of ${queued} bytes is over the limit`));
+        }
+        setImmediate(callback, null, client);
+    };
+}
+
+/** Replaces both delivery functions; must run before the client's subscriptions (restored or new) bind them. */
+export function wrapDelivery(client: ClientInternals, wrap: (deliver0: Deliver, deliverQoS: Deliver) => Deliver): void {
+    const route = wrap(client.deliver0, client.deliverQoS);
+    client.deliver0 = route;
+    client.deliverQoS = route;
+}
+
+/** Drops the will of a connection being authenticated, before aedes stores it. */
+export function dropWill(client: ClientInternals): void {
+    client._will = null;
+}
+
+/** What this adapter relies on that a given aedes client or broker lacks: empty when all is there. */
+export function adapterProblems(aedes: Aedes, client: Client): string[] {
+    const c = client as unknown as Record<string, unknown>;
+    const problems: string[] = [];
+    const expect = (ok: boolean, what: string): void => {
+        if (!ok) problems.push(what);
+    };
+    const broker = aedes as unknown as Record<string, unknown>;
+    expect(typeof broker.clients === 'object' && broker.clients !== null, 'aedes.clients');
+    const persistence = broker.persistence as Record<string, unknown> | undefined;
+    expect(typeof persistence?.removeSubscriptions === 'function', 'aedes.persistence.removeSubscriptions');
+    for (const fn of ['deliver0', 'deliverQoS', 'waitForDrain', 'publish', 'unsubscribe', 'close'])
+        expect(typeof c[fn] === 'function', `client.${fn}`);
+    expect(typeof c.subscriptions === 'object' && c.subscriptions !== null, 'client.subscriptions');
+    expect('_will' in c, 'client._will');
+    const conn = c.conn as Record<string, unknown> | undefined;
+    expect(typeof conn?.writableLength === 'number', 'client.conn.writableLength');
+    const parser = c._parser as Record<string, unknown> | undefined;
+    expect(
+        typeof parser?._parseLength === 'function' && typeof parser?._emitError === 'function',
+        'client._parser._parseLength/_emitError',
+    );
+    expect(typeof (parser?.packet as Record<string, unknown> | undefined)?.length === 'number', 'client._parser.packet.length');
+    return problems;
+}

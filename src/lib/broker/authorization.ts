@@ -1,0 +1,106 @@
+// The policy's answers wired into aedes: at SUBSCRIBE (SUBACK 0x80 for a refusal, the connection stays
+// up), at PUBLISH (a refused publish is acknowledged and delivered to nobody: MQTT 3.1.1 has no refusal
+// for it), and at every delivery (authorizeForward: the one check that also covers queued, restored,
+// retained and will messages, and any race with a block or a leave).
+
+import type { Client, PublishPacket } from 'aedes' with { 'resolution-mode': 'import' };
+import { internalsOf } from './aedesAdapter';
+import type { BrokerContext, SecuredContext } from './context';
+import { identityFor } from './authentication';
+import { CAPABILITIES_TOPIC, type BrokerIdentity } from './policy';
+import { identityOf } from './serverDelivery';
+
+/** Where a refused publish goes: acknowledged and delivered to nobody. */
+export const DROPPED = '$IMS/dropped';
+
+type Packet = PublishPacket & { clientId?: string };
+
+export function installAuthorization(ctx: BrokerContext): void {
+    const { aedes } = ctx;
+    aedes.authorizeSubscribe = (client, sub, done) => {
+        if (sub.topic === CAPABILITIES_TOPIC) return done(null, { ...sub, qos: 0 });
+        const secured = ctx.secured;
+        if (!secured) return done(null, sub.topic.startsWith('$IMS') ? null : sub);
+        const identity = identityOf(client);
+        if (!identity) return done(null, null);
+        const held = Object.keys(internalsOf(client as Client).subscriptions).length;
+        const reason =
+            held >= ctx.limits.subscriptionsPerClient && !internalsOf(client as Client).subscriptions[sub.topic]
+                ? `${identity.clientId} already holds ${held} subscriptions (the limit)`
+                : refusalOf(secured.policy.canSubscribe(identity, sub.topic));
+        if (!reason) return done(null, sub);
+        ctx.refuse({ user: identity.user, clientId: identity.clientId, action: 'subscribe', topic: sub.topic, reason });
+        return done(null, null); // SUBACK 0x80, the connection stays up
+    };
+    aedes.authorizePublish = (client, packet, done) => {
+        if (packet.topic.startsWith('$SYS') || packet.topic.startsWith('$IMS')) return done(new Error(`${packet.topic} is reserved`));
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
+        const secured = ctx.secured;
+        if (!secured) {
+            // An open broker: no identity to check; the layout's extras still apply (not to a stored will).
+            if (client) serverSideDelivery(ctx, packet as Packet, undefined, payload);
+            return done(null);
+        }
+        const identity = identityOf(client) ?? (client ? undefined : willOwner(secured, packet as Packet));
+        if (!identity) {
+            if (client) return done(new Error('not logged in'));
+            drop(packet); // a publish with no client is a stored will: without a known owner, it goes nowhere
+            return done(null);
+        }
+        const parsed = secured.policy.parse(packet.topic);
+        const decision = secured.policy.canPublish(identity, packet.topic, payload, parsed);
+        if (!decision.ok) {
+            ctx.refuse({
+                user: identity.user,
+                clientId: identity.clientId,
+                action: client ? 'publish' : 'will',
+                topic: packet.topic,
+                reason: decision.reason,
+            });
+            drop(packet);
+            return done(null);
+        }
+        if (packet.retain && !secured.policy.mayRetain(packet.topic, parsed)) packet.retain = false;
+        const effect = secured.policy.observe(identity, packet.topic, payload, parsed);
+        if (effect.unsubscribe) ctx.unsubscribeUser(effect.unsubscribe.user, effect.unsubscribe.topics);
+        if (secured.mqSemantics && parsed) ctx.delivery.deliverP2p(packet.topic, parsed, payload, packet.qos);
+        serverSideDelivery(ctx, packet as Packet, identity.user, payload);
+        return done(null);
+    };
+    aedes.authorizeForward = (client, packet) => {
+        const secured = ctx.secured;
+        if (!secured) return packet;
+        const identity = identityOf(client);
+        return identity && secured.policy.canRead(identity, packet.topic) ? packet : null;
+    };
+}
+
+/** The owner of a stored will published after a restart (no client): the user its Client ID is bound to. */
+function willOwner(secured: SecuredContext, packet: Packet): BrokerIdentity | undefined {
+    const user = packet.clientId ? secured.bindings.ownerOf(packet.clientId) : undefined;
+    const account = user ? secured.accounts.get(user) : undefined;
+    return account && packet.clientId ? identityFor(account, packet.clientId) : undefined;
+}
+
+/** Virtual groups and attribute push: what this broker adds to routing. */
+function serverSideDelivery(ctx: BrokerContext, packet: Packet, sender: string | undefined, payload: Buffer): void {
+    const parsed = ctx.secured ? ctx.secured.policy.parse(packet.topic) : ctx.codec.parse(packet.topic);
+    if (!parsed) return;
+    if (parsed.kind === 'vgroup' && parsed.from && parsed.group) {
+        const from = sender ?? parsed.from;
+        const result = ctx.delivery.expandVirtualGroup(from, parsed, payload, packet.qos);
+        if (result.ok) ctx.virtualGroupExpanded({ sender: from, name: parsed.group, members: result.members });
+        else ctx.refuse({ user: from, clientId: packet.clientId ?? '', action: 'limit', topic: packet.topic, reason: result.reason });
+        drop(packet); // members get it in their inboxes; the list itself goes nowhere
+    }
+    if (parsed.kind === 'system' && parsed.region) ctx.delivery.pushByAttribute(packet.topic, parsed.region, payload, packet.qos);
+}
+
+function drop(packet: { topic: string; retain: boolean }): void {
+    packet.topic = DROPPED;
+    packet.retain = false;
+}
+
+function refusalOf(decision: { ok: true } | { ok: false; reason: string }): string {
+    return decision.ok ? '' : decision.reason;
+}

@@ -1,0 +1,50 @@
+// What the broker's parts share: the aedes instance, the rules, what the policy knows, the limits,
+// and one way to report a refusal.
+
+import type { Aedes } from 'aedes' with { 'resolution-mode': 'import' };
+import type { TopicCodec } from '../topics';
+import type { ClientBindings } from './bindings';
+import type { BrokerLimits } from './limits';
+import type { LoginThrottle } from './loginThrottle';
+import type { BrokerPolicy } from './policy';
+import type { ServerDelivery } from './serverDelivery';
+
+export interface BrokerAccount {
+    user: string;
+    password: string;
+    system?: boolean;
+    attributes?: Record<string, string>;
+}
+
+/** A connection, publish, subscription, will or delivery the broker refused, for the node's output. */
+export interface Refusal {
+    user: string;
+    clientId: string;
+    action: 'connect' | 'publish' | 'subscribe' | 'will' | 'limit' | 'store';
+    topic: string;
+    reason: string;
+}
+
+/** The security part, present only when the IM rules are enforced. */
+export interface SecuredContext {
+    policy: BrokerPolicy;
+    bindings: ClientBindings;
+    throttle: LoginThrottle;
+    accounts: Map<string, BrokerAccount>;
+    mqSemantics: boolean;
+    groupIds: string[];
+}
+
+export interface BrokerContext {
+    aedes: Aedes;
+    codec: TopicCodec;
+    limits: BrokerLimits;
+    delivery: ServerDelivery;
+    secured: SecuredContext | undefined;
+    /** The single user name and password of an open broker, if set. */
+    login: { username?: string; password?: string };
+    refuse(refusal: Refusal): void;
+    /** Removes these subscriptions from every device of `user`, connected or not. */
+    unsubscribeUser(user: string, topics: string[]): void;
+    virtualGroupExpanded(expansion: { sender: string; name: string; members: number }): void;
+}

@@ -1,0 +1,52 @@
+// What one client or address may cost the broker. Each limit hit is a refusal (the broker's 'refused'
+// event, the ims-broker node's output), and costs only whoever hit it.
+
+export interface BrokerLimits {
+    /** Largest MQTT packet after login; a packet declaring more closes the connection before its body is read. */
+    maxPacketBytes: number;
+    /** Largest packet before login (the CONNECT, with its will). */
+    maxConnectBytes: number;
+    /** Bytes waiting to be written to one client; past this the client is disconnected (it never stalls others). */
+    maxQueuedBytes: number;
+    /** Subscriptions one connection may hold. */
+    subscriptionsPerClient: number;
+    /** Client IDs (devices) one user may have bound. */
+    devicesPerUser: number;
+    /** Members one virtual-group publish may name or reach. */
+    membersPerVirtualGroup: number;
+    /** Failed logins of one user name, and from one address, before they back off (doubling waits, at most a minute). */
+    failedLoginsPerUser: number;
+    failedLoginsPerAddress: number;
+    /** Connections one address may hold at once. */
+    connectionsPerAddress: number;
+    /** A connection that has not sent its CONNECT by then is closed. */
+    connectTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<BrokerLimits> = Object.freeze({
+    maxPacketBytes: 1024 * 1024,
+    maxConnectBytes: 64 * 1024,
+    maxQueuedBytes: 4 * 1024 * 1024,
+    subscriptionsPerClient: 5000,
+    devicesPerUser: 50,
+    membersPerVirtualGroup: 10000,
+    failedLoginsPerUser: 10,
+    failedLoginsPerAddress: 5,
+    connectionsPerAddress: 1000,
+    connectTimeoutMs: 10000,
+});
+
+/** The defaults with whatever the caller set (a number ≥ 0; 0 means no limit where that makes sense). */
+export function resolveLimits(given: Partial<BrokerLimits> | undefined): BrokerLimits {
+    const limits: BrokerLimits = { ...DEFAULT_LIMITS };
+    for (const key of Object.keys(DEFAULT_LIMITS) as (keyof BrokerLimits)[]) {
+        const value = given?.[key];
+        if (typeof value === 'number' && Number.isFinite(value) && value >= 0) limits[key] = value;
+    }
+    return limits;
+}
+
+/** 0 reads as "no limit". */
+export function orUnlimited(value: number): number {
+    return value > 0 ? value : Number.POSITIVE_INFINITY;
+}

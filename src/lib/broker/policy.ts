@@ -1,0 +1,223 @@
+// What the embedded broker allows, on the seed's topic layout. The seed trusts every client; this does
+// not: a client publishes only as itself and subscribes only what is its own (inbox, p2p, its region,
+// groups it belongs to, moments and presence of users who have not blocked it). It fails closed:
+// anything under the parent topic that is not one of these is refused. The same rules decide, for
+// every message at the moment it is delivered, whether its reader may read it now (canRead): that is
+// what closes the paths around subscribe-time checks (stored sessions, queued messages, races, wills).
+// The policy learns blocks, invitations, group membership and friendships from the traffic it
+// authorizes, reading payloads with the same decoder as the clients (one rule for every message form).
+
+import { decodeMessage, ImsMessage } from '../envelope';
+import { ParsedTopic, TopicCodec } from '../topics';
+import { PolicyFacts } from './facts';
+
+/** Who a connection is: the account that logged it in and its device. */
+export interface BrokerIdentity {
+    user: string;
+    clientId: string;
+    /** System accounts may publish regional pushes (P/System/#) and read $SYS. */
+    system: boolean;
+    /** Attributes registered for the account, e.g. region. */
+    attributes: Record<string, string>;
+}
+
+export type Decision = { ok: true } | { ok: false; reason: string };
+
+/** What the broker must do after a publish it allowed. */
+export interface PolicyEffect {
+    /** Remove these subscriptions of every device of `user` (a block, a group left). */
+    unsubscribe?: { user: string; topics: string[] };
+}
+
+const ALLOW: Decision = { ok: true };
+const refuse = (reason: string): Decision => ({ ok: false, reason });
+
+/** The only `$` topic a client may read: what the broker offers (see broker.ts). */
+export const CAPABILITIES_TOPIC = '$IMS/capabilities';
+
+/** Shared-subscription prefixes: a later aedes may serve them; they would bypass per-topic rules. */
+const SHARED_PREFIXES = ['$share/', '$queue/'];
+
+export class BrokerPolicy {
+    /** Parsed topics by name: delivery-time checks see the same few topics again and again. */
+    private readonly parsedCache = new Map<string, ParsedTopic | null>();
+
+    constructor(
+        readonly codec: TopicCodec,
+        readonly facts: PolicyFacts,
+        private readonly options: { mqSemantics?: boolean } = {},
+    ) {}
+
+    /** `parsed`: the topic as the caller already parsed it (the broker parses each publish once). */
+    canPublish(id: BrokerIdentity, topic: string, payload?: Buffer, parsed: ParsedTopic | null = this.parse(topic)): Decision {
+        const P = this.codec.parentTopic;
+        const first = firstLevel(topic);
+        if (first.startsWith('$')) return refuse(`${topic} is reserved`);
+        if (first !== P) {
+            return this.options.mqSemantics ? refuse(`"${first}" is not a parent topic of this broker`) : ALLOW;
+        }
+        if (!parsed) return refuse(`${topic} is not a topic of the IM layout`);
+        switch (parsed.kind) {
+            case 'system':
+                return id.system ? ALLOW : refuse(`only system accounts publish ${P}/System/#`);
+            case 'p2p': {
+                const claimed = this.read(payload, parsed)?.from;
+                return claimed === undefined || claimed === id.user
+                    ? ALLOW
+                    : refuse(`p2p payload claims "${claimed}" but the sender is ${id.user}`);
+            }
+            case 'group':
+                if (parsed.from !== id.user) return refuse(`${id.user} may speak in ${parsed.group} only as ${id.user}`);
+                return this.facts.isMember(parsed.group as string, id.user)
+                    ? ALLOW
+                    : refuse(`${id.user} is not a member of ${parsed.group}`);
+            default:
+                // Inbox messages, moments and presence: the sender level must be the publisher.
+                return parsed.from === id.user ? ALLOW : refuse(`${id.user} may not publish as ${parsed.from}`);
+        }
+    }
+
+    /** Only presence is kept as a retained message; anything else under the parent topic is delivered live only. */
+    mayRetain(topic: string, parsed: ParsedTopic | null = this.parse(topic)): boolean {
+        return firstLevel(topic) !== this.codec.parentTopic || parsed?.kind === 'presence';
+    }
+
+    canSubscribe(id: BrokerIdentity, filter: string): Decision {
+        const P = this.codec.parentTopic;
+        const levels = filter.split('/');
+        const first = levels[0];
+        if (filter === CAPABILITIES_TOPIC) return ALLOW;
+        if (SHARED_PREFIXES.some((prefix) => filter.startsWith(prefix))) return refuse(`shared subscriptions (${filter}) are not offered`);
+        if (first.startsWith('$')) {
+            return id.system && first === '$SYS' ? ALLOW : refuse(`${filter} is reserved for the broker's system accounts`);
+        }
+        if (first === '#' || first === '+') return refuse(`${filter} would cover every user's inbox`);
+        if (first !== P) return this.options.mqSemantics ? refuse(`"${first}" is not a parent topic of this broker`) : ALLOW;
+        const [, second, ...rest] = levels;
+        if (second === undefined || second === '#' || second === '+') return refuse(`${filter} would cover every user's inbox`);
+        if (second === 'p2p') {
+            return rest.length === 1 && rest[0] === id.clientId
+                ? ALLOW
+                : refuse(`a device subscribes only its own p2p topic ${P}/p2p/${id.clientId}`);
+        }
+        if (second === 'System') {
+            if (id.system) return ALLOW;
+            const region = id.attributes.region;
+            return rest.length === 1 && region !== undefined && rest[0] === region
+                ? ALLOW
+                : refuse(
+                      `${id.user} subscribes only its region's system topic${region ? ` ${P}/System/${region}` : ' (no region registered)'}`,
+                  );
+        }
+        if (this.codec.isId('group', second)) return this.subscribeGroup(id, second, rest);
+        if (!this.codec.isId('user', second)) return refuse(`${filter} is not a topic of the IM layout`);
+        if (second === id.user) return ALLOW; // its own namespace: inbox, moments, presence
+        if (rest.length === 0 || (rest.length === 1 && rest[0] === 'Presence')) {
+            return this.facts.isBlocked(second, id.user) ? refuse(`${second} has blocked ${id.user}`) : ALLOW;
+        }
+        return refuse(`${id.user} may not subscribe ${filter}: it reaches ${second}'s inbox`);
+    }
+
+    /**
+     * May this reader read this message now? Asked for every delivery: live, queued for an offline
+     * session, restored, retained, a will, or pushed by the broker itself.
+     */
+    canRead(id: BrokerIdentity, topic: string): boolean {
+        const first = firstLevel(topic);
+        if (first !== this.codec.parentTopic) {
+            if (topic === CAPABILITIES_TOPIC) return true;
+            if (first.startsWith('$')) return id.system && first === '$SYS';
+            return !this.options.mqSemantics;
+        }
+        const parsed = this.parse(topic);
+        if (!parsed) return false;
+        switch (parsed.kind) {
+            case 'friend.request':
+            case 'friend.response':
+            case 'chat':
+            case 'unsub':
+            case 'group.invite':
+                return parsed.to === id.user;
+            case 'p2p':
+                return parsed.clientId === id.clientId;
+            case 'moment':
+            case 'presence':
+                return parsed.from === id.user || !this.facts.isBlocked(parsed.from as string, id.user);
+            case 'group':
+                return this.facts.isMember(parsed.group as string, id.user);
+            case 'system':
+                return id.system || Object.values(id.attributes).includes(parsed.region as string);
+            default:
+                return false; // a virtual-group publish is expanded, never delivered as it is
+        }
+    }
+
+    /** Learns from a publish that was allowed; returns what the broker must do about it. */
+    observe(id: BrokerIdentity, topic: string, payload?: Buffer, parsed: ParsedTopic | null = this.parse(topic)): PolicyEffect {
+        if (!parsed) return {};
+        const P = this.codec.parentTopic;
+        switch (parsed.kind) {
+            case 'unsub': {
+                const blocked = parsed.to as string;
+                if (blocked === id.user || !this.facts.block(id.user, blocked)) return {};
+                return { unsubscribe: { user: blocked, topics: [`${P}/${id.user}`, `${P}/${id.user}/Presence`] } };
+            }
+            case 'friend.request':
+                this.facts.requestFriend(id.user, parsed.to as string);
+                return {};
+            case 'friend.response': {
+                // A friendship needs a request the broker saw: an unsolicited "accepted" creates nothing.
+                const accepted = this.read(payload, parsed)?.data?.accepted === true;
+                this.facts.answerFriend(id.user, parsed.to as string, accepted);
+                return {};
+            }
+            case 'group.invite': {
+                const group = this.read(payload, parsed)?.data?.group;
+                if (typeof group === 'string' && this.codec.isId('group', group) && this.facts.isMember(group, id.user)) {
+                    this.facts.invite(group, parsed.to as string);
+                }
+                return {};
+            }
+            case 'group': {
+                if (this.read(payload, parsed)?.type !== 'group.leave' || !this.facts.leave(parsed.group as string, id.user)) return {};
+                return { unsubscribe: { user: id.user, topics: [`${P}/${parsed.group}/#`, `${P}/${parsed.group}/+`] } };
+            }
+            default:
+                return {};
+        }
+    }
+
+    parse(topic: string): ParsedTopic | null {
+        let parsed = this.parsedCache.get(topic);
+        if (parsed === undefined) {
+            parsed = this.codec.parse(topic);
+            if (this.parsedCache.size >= 10000) this.parsedCache.clear();
+            this.parsedCache.set(topic, parsed);
+        }
+        return parsed;
+    }
+
+    /** A group's topics: the first subscriber creates it; after that, members and the invited. */
+    private subscribeGroup(id: BrokerIdentity, group: string, rest: string[]): Decision {
+        const P = this.codec.parentTopic;
+        if (!(rest.length === 1 && (rest[0] === '#' || rest[0] === '+' || this.codec.isId('user', rest[0])))) {
+            return refuse(`subscribe ${P}/${group}/# to follow ${group}`);
+        }
+        return this.facts.enterGroup(group, id.user) ? ALLOW : refuse(`${id.user} is not a member of ${group} and was not invited`);
+    }
+
+    /** The payload as the clients read it (envelope or bare JSON), or undefined when it is not a valid message. */
+    private read(payload: Buffer | undefined, parsed: ParsedTopic): ImsMessage | undefined {
+        if (!payload || payload.length === 0) return undefined;
+        try {
+            return decodeMessage(payload, parsed, Number.MAX_SAFE_INTEGER);
+        } catch {
+            return undefined;
+        }
+    }
+}
+
+function firstLevel(topic: string): string {
+    const slash = topic.indexOf('/');
+    return slash < 0 ? topic : topic.slice(0, slash);
+}

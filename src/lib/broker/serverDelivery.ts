@@ -1,0 +1,94 @@
+// What this broker adds to the seed's layout, beyond routing: a virtual-group publish is expanded into
+// each member's inbox, a system push also reaches the users whose attributes match, and (cloud MQ
+// semantics) a p2p message reaches its device without a subscription. Every copy still passes the
+// delivery-time check (authorizeForward), like any other message.
+
+import type { Aedes } from 'aedes' with { 'resolution-mode': 'import' };
+import { decodeMessage } from '../envelope';
+import { ParsedTopic, TopicCodec } from '../topics';
+import { connectedClients, ClientInternals } from './aedesAdapter';
+import type { BrokerIdentity } from './policy';
+
+export interface VirtualGroupSource {
+    /** Members the flow named for a group. */
+    named(name: string): string[] | undefined;
+    /** The sender's friends (the broker saw them accept), less those it blocked. */
+    friendsOf(sender: string): string[];
+}
+
+export type ExpansionResult = { ok: true; members: number } | { ok: false; reason: string };
+
+export class ServerDelivery {
+    constructor(
+        private readonly aedes: Aedes,
+        private readonly codec: TopicCodec,
+        private readonly groups: VirtualGroupSource,
+        private readonly maxMembers: number,
+    ) {}
+
+    /** One greeting, delivered as P/<member>/Inbox/Chat/<sender> to each member, as if sent one by one. */
+    expandVirtualGroup(sender: string, parsed: ParsedTopic, payload: Buffer, qos: number): ExpansionResult {
+        // Read as the clients read it: data.members of an envelope, or members of bare JSON.
+        let listed: string[] | undefined;
+        let delivered = payload;
+        try {
+            const message = decodeMessage(payload, parsed, Number.MAX_SAFE_INTEGER);
+            const members = message.data?.members;
+            if (Array.isArray(members)) {
+                listed = members.filter((m): m is string => typeof m === 'string');
+                // The list itself is not part of the greeting: each member gets it without the others' names.
+                const json = JSON.parse(payload.toString('utf8')) as Record<string, unknown> & { data?: Record<string, unknown> };
+                delete (message.enveloped ? (json.data as Record<string, unknown>) : json).members;
+                delivered = Buffer.from(JSON.stringify(json));
+            }
+        } catch {
+            // not a valid message: delivered as it came; receivers judge it as they would any chat
+        }
+        const name = parsed.group as string;
+        const members = [...new Set(listed ?? this.groups.named(name) ?? (name === 'friends' ? this.groups.friendsOf(sender) : []))];
+        if (members.length > this.maxMembers) {
+            return { ok: false, reason: `a virtual-group publish may reach ${this.maxMembers} members; this one names ${members.length}` };
+        }
+        let count = 0;
+        for (const member of members) {
+            if (!this.codec.isId('user', member)) continue; // not a valid user ID: nobody to deliver to
+            count++;
+            this.publish(this.codec.chat(member, sender), delivered, qos);
+        }
+        return { ok: true, members: count };
+    }
+
+    /** A system push on P/System/<value> reaches connected users with an attribute of that value, subscribed or not. */
+    pushByAttribute(topic: string, value: string, payload: Buffer, qos: number): void {
+        for (const client of Object.values(connectedClients(this.aedes))) {
+            const attributes = identityOf(client)?.attributes;
+            if (!attributes || !Object.values(attributes).includes(value) || client.subscriptions[topic]) continue;
+            client.publish(packet(topic, payload, qos), noop);
+        }
+    }
+
+    /** MQ semantics: P/p2p/<clientId> reaches that device without a subscription; one that did subscribe gets it that way, once. */
+    deliverP2p(topic: string, parsed: ParsedTopic, payload: Buffer, qos: number): void {
+        if (parsed.kind !== 'p2p' || !parsed.clientId) return;
+        const target = connectedClients(this.aedes)[parsed.clientId];
+        if (!target || target.subscriptions[topic]) return;
+        target.publish(packet(topic, payload, qos), noop);
+    }
+
+    private publish(topic: string, payload: Buffer, qos: number): void {
+        this.aedes.publish(packet(topic, payload, qos) as never, noop);
+    }
+}
+
+/** The identity the authentication hook attached to a client. */
+export function identityOf(client: ClientInternals | object | null | undefined): BrokerIdentity | undefined {
+    return (client as { ims?: BrokerIdentity } | null | undefined)?.ims;
+}
+
+function packet(topic: string, payload: Buffer, qos: number): object {
+    return { cmd: 'publish', topic, payload, qos: Math.min(qos, 1), retain: false, dup: false };
+}
+
+function noop(): void {
+    return undefined;
+}
