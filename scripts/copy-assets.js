@@ -22,3 +22,10 @@ fs.writeFileSync(
         `(function () {\nvar exports = {};\n${ids}\nwindow.ImsRules = exports;\n})();\n`,
 );
 fs.copyFileSync(path.join(root, 'editor', 'ims-editor.js'), path.join(resources, 'ims-editor.js'));
+// The broker's default limits, shown as placeholders in the ims-broker dialog.
+const limits = fs.readFileSync(path.join(root, 'nodes', 'lib', 'broker', 'limits.js'), 'utf8');
+if (/\brequire\(/.test(limits)) throw new Error('nodes/lib/broker/limits.js must not require anything: the editor loads it as it is');
+fs.writeFileSync(
+    path.join(resources, 'ims-limits.js'),
+    `// Built from src/lib/broker/limits.ts by scripts/copy-assets.js.\n(function () {\nvar exports = {};\n${limits}\nwindow.ImsLimits = exports;\n})();\n`,
+);

@@ -5,11 +5,23 @@
 
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import * as path from 'path';
-import { DEFAULT_HOST, EmbeddedBroker, parseAccounts, Refusal } from './lib/broker';
+import { BrokerLimits, DEFAULT_HOST, DEFAULT_LIMITS, EmbeddedBroker, parseAccounts, Refusal } from './lib/broker';
 import { ImsError } from './lib/ids';
 import { errorStatus } from './red/imsNode';
 
-interface ImsBrokerDef extends NodeDef {
+/** Each limit is a node property of the same name; blank keeps the default (DEFAULT_LIMITS). */
+const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof BrokerLimits)[];
+
+function limitsOf(def: ImsBrokerDef): Partial<BrokerLimits> {
+    const limits: Partial<BrokerLimits> = {};
+    for (const name of LIMIT_NAMES) {
+        const value = def[name];
+        if (value !== undefined && value !== '' && Number.isFinite(Number(value))) limits[name] = Number(value);
+    }
+    return limits;
+}
+
+interface ImsBrokerDef extends NodeDef, Partial<Record<keyof BrokerLimits, string>> {
     port: string;
     host: string;
     wsPort: string;
@@ -34,7 +46,12 @@ export = function register(RED: NodeAPI): void {
         RED.nodes.createNode(this, def);
         const node = this;
         const creds = (node.credentials ?? {}) as ImsBrokerCredentials;
+        let storeError: string | undefined;
         const showClients = (count: number): void => {
+            if (storeError) {
+                node.status({ fill: 'red', shape: 'ring', text: RED._('ims-broker.status.storeError', { error: storeError }) });
+                return;
+            }
             node.status({
                 fill: 'green',
                 shape: 'dot',
@@ -64,12 +81,25 @@ export = function register(RED: NodeAPI): void {
                 password: creds.password || undefined,
                 security,
                 storeDir,
+                limits: limitsOf(def),
             });
         })().then(
             (broker) => {
+                // For tests and for flows that need the broker object (not a documented API).
+                (node as Node & { embeddedBroker?: EmbeddedBroker }).embeddedBroker = broker;
                 broker.on('clients', showClients);
                 broker.on('refused', (refusal: Refusal) => {
                     node.send({ topic: refusal.user, payload: refusal, ims: { type: 'refused', event: refusal.action } } as NodeMessage);
+                });
+                // A store that cannot save is a warning and a red status until a save succeeds again.
+                broker.on('storeError', (error: Error) => {
+                    storeError = error.message;
+                    node.warn(RED._('ims-broker.errors.store', { error: error.message }));
+                    showClients(broker.clientCount);
+                });
+                broker.on('storeRecovered', () => {
+                    storeError = undefined;
+                    showClients(broker.clientCount);
                 });
                 showClients(0);
                 node.log(RED._('ims-broker.status.listening', { host: def.host || DEFAULT_HOST, port: broker.port }));
@@ -92,11 +122,14 @@ export = function register(RED: NodeAPI): void {
         };
         node.on('input', (msg: NodeMessage & { action?: string; payload?: unknown }, _send, done) => {
             const run = async (): Promise<void> => {
-                const broker = await brokerOrFail(msg.action === 'account' || msg.action === 'unblock');
+                const broker = await brokerOrFail(msg.action === 'account' || msg.action === 'unblock' || msg.action === 'removeAccount');
                 const body = (msg.payload ?? {}) as Record<string, unknown>;
                 if (msg.action === 'account') {
                     const [account] = parseAccounts(JSON.stringify([body]));
                     broker.setAccount(account);
+                } else if (msg.action === 'removeAccount') {
+                    if (typeof body.user !== 'string') throw new ImsError(RED._('ims-broker.errors.removeAccount'), 'IMS_CONFIG');
+                    broker.removeAccount(body.user);
                 } else if (msg.action === 'vgroup') {
                     if (typeof body.name !== 'string' || !Array.isArray(body.members))
                         throw new ImsError(RED._('ims-broker.errors.vgroup'), 'IMS_CONFIG');

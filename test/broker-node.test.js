@@ -118,3 +118,94 @@ describe('ims-broker', function () {
         }
     });
 });
+
+describe('ims-broker limits and store errors', function () {
+    afterEach(async function () {
+        await helper.unload();
+        this.cleanupSettings?.();
+        this.cleanupSettings = undefined;
+    });
+
+    it('takes its limits from the dialog, and a limit hit comes out of its output', async function () {
+        const port = await freePort();
+        const accounts = JSON.stringify([{ user: 'Alice', password: 'pw' }]);
+        await load(
+            [
+                {
+                    id: 'b',
+                    type: 'ims-broker',
+                    port: String(port),
+                    security: true,
+                    persist: false,
+                    subscriptionsPerClient: '2',
+                    wires: [['out']],
+                },
+                { id: 'out', type: 'helper' },
+            ],
+            { b: { accounts } },
+        );
+        await waitForStatus(helper.getNode('b'), (s) => s.fill === 'green');
+        const refusal = nextMessage(helper.getNode('out'));
+        const client = await connect(`mqtt://127.0.0.1:${port}`, { username: 'Alice', password: 'pw', clientId: 'GID_IMS@@@Alice_t' });
+        try {
+            const granted = await client
+                .subscribeAsync(['IMS/Alice/Inbox/#', 'IMS/Alice', 'IMS/Alice/Presence'], { qos: 1 })
+                .catch((e) => e.packet.granted);
+            assert.deepStrictEqual(
+                granted.map((g) => (typeof g === 'number' ? g : g.qos)),
+                [1, 1, 128],
+            );
+            const msg = await refusal;
+            assert.strictEqual(msg.payload.action, 'subscribe');
+            assert.match(msg.payload.reason, /2 subscriptions \(the limit\)/);
+        } finally {
+            await client.endAsync();
+        }
+    });
+
+    it('warns, turns red and sends a refusal when its disk store cannot save, and recovers', async function () {
+        const port = await freePort();
+        // The disk store lives in the Node-RED user directory.
+        const userDir = require('fs').mkdtempSync(require('path').join(require('os').tmpdir(), 'ims-broker-store-'));
+        helper.settings({ userDir });
+        this.test.ctx.cleanupSettings = () => {
+            helper.settings({});
+            require('fs').rmSync(userDir, { recursive: true, force: true });
+        };
+        const accounts = JSON.stringify([
+            { user: 'Alice', password: 'pw' },
+            { user: 'Bob', password: 'pw' },
+        ]);
+        await load(
+            [
+                { id: 'b', type: 'ims-broker', port: String(port), security: true, wires: [['out']] },
+                { id: 'out', type: 'helper' },
+            ],
+            { b: { accounts } },
+        );
+        const node = helper.getNode('b');
+        await waitForStatus(node, (s) => s.fill === 'green');
+        const store = node.embeddedBroker.store;
+        const put = store.db.put.bind(store.db);
+        store.db.put = () => Promise.reject(new Error('disk full'));
+        const red = waitForStatus(node, (s) => s.fill === 'red' && s.text === 'ims-broker.status.storeError');
+        const refusal = nextMessage(helper.getNode('out'));
+        const bob = await connect(`mqtt://127.0.0.1:${port}`, { username: 'Bob', password: 'pw', clientId: 'GID_IMS@@@Bob_t' });
+        try {
+            await bob.publishAsync('IMS/Alice/Inbox/Update/Bob/Unsub', JSON.stringify({ v: 1, id: 'x1', type: 'unsub', from: 'Bob' }), {
+                qos: 1,
+            });
+            await red;
+            assert.strictEqual((await refusal).payload.action, 'store');
+            assert.ok(node.warn.calledWith('ims-broker.errors.store'));
+            store.db.put = put;
+            const green = waitForStatus(node, (s) => s.fill === 'green');
+            await bob.publishAsync('IMS/Carol/Inbox/Update/Bob/Unsub', JSON.stringify({ v: 1, id: 'x2', type: 'unsub', from: 'Bob' }), {
+                qos: 1,
+            });
+            await green;
+        } finally {
+            await bob.endAsync();
+        }
+    });
+});

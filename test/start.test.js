@@ -121,6 +121,34 @@ describe('npm start', function () {
         }
     });
 
+    it("refuses the demo bot's Client ID to another account, and the bot keeps answering", async function () {
+        // Issue 10's first attack, on npm start's own broker: Alice presents the Bot's device.
+        await assert.rejects(
+            mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+                clientId: 'GID_IMS@@@Bot_demo',
+                username: 'Alice',
+                password: 'alice-pass',
+                clean: false,
+                reconnectPeriod: 0,
+            }),
+            (e) => e.code === 2,
+        );
+        const carol = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+            clientId: 'GID_IMS@@@Carol_check',
+            username: 'Carol',
+            password: 'carol-pass',
+            reconnectPeriod: 0,
+        });
+        try {
+            await carol.subscribeAsync('IMS/Carol/Inbox/#', { qos: 1 });
+            const reply = new Promise((resolve) => carol.on('message', (topic) => resolve(topic)));
+            await carol.publishAsync('IMS/Bot/Inbox/Chat/Carol', 'are you there?', { qos: 1 });
+            assert.strictEqual(await reply, 'IMS/Carol/Inbox/Chat/Bot');
+        } finally {
+            await carol.endAsync();
+        }
+    });
+
     it("answers the README's mosquitto_pub/mosquitto_sub commands, pasted as they are", async function () {
         const { execFileSync, spawn: spawnChild } = require('child_process');
         const have = (cmd) => {

@@ -50,6 +50,11 @@ export interface BrokerOptions {
     storeDir?: string;
     /** What one client or address may cost; see DEFAULT_LIMITS. */
     limits?: Partial<BrokerLimits>;
+    /**
+     * aedes's heartbeat (default 60 s). The wills of sessions a crashed broker left in the store are
+     * published 4 heartbeats after a restart; tests shorten it.
+     */
+    heartbeatIntervalMs?: number;
 }
 
 export interface BrokerSecurity extends CodecOptions {
@@ -94,6 +99,8 @@ export declare interface EmbeddedBroker {
     on(event: 'clientError', listener: (clientId: string, error: Error) => void): this;
     /** The disk store failed to save what the broker learned (a block, a binding...). */
     on(event: 'storeError', listener: (error: Error) => void): this;
+    /** A save succeeded again after a storeError. */
+    on(event: 'storeRecovered', listener: () => void): this;
 }
 
 export class EmbeddedBroker extends EventEmitter {
@@ -155,6 +162,7 @@ export class EmbeddedBroker extends EventEmitter {
             connectTimeout: limits.connectTimeoutMs,
             // Sessions of many follows and groups: deliver everything queued, not aedes's first 1 000.
             maxSessionDelivery: 100000,
+            ...(options.heartbeatIntervalMs ? { heartbeatInterval: options.heartbeatIntervalMs } : {}),
         } as never);
         const broker = new EmbeddedBroker(aedes, options);
         try {
@@ -235,6 +243,7 @@ export class EmbeddedBroker extends EventEmitter {
                 reason: `the disk store could not save the broker's state: ${error.message}`,
             });
         };
+        store.onRecovered = () => this.emit('storeRecovered');
         const secured = this.secured;
         if (!secured) return;
         const state = await store.loadState();

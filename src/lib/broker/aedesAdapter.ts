@@ -12,6 +12,8 @@ type Deliver = (packet: DeliveredPacket, cb: () => void) => void;
 export interface DeliveredPacket {
     topic: string;
     qos: number;
+    brokerId?: string;
+    brokerCounter?: number;
     payload?: Buffer | string;
     retain?: boolean;
 }
@@ -48,6 +50,8 @@ export interface ClientInternals {
     _parser: PacketParser;
     /** The will of a connection being authenticated (aedes stores `will` only after authentication). */
     _will: WillPacket | null;
+    /** The last broker counter delivered per broker id: aedes's own duplicate check. */
+    duplicates: Record<string, number>;
     publish(packet: object, done: (error?: Error) => void): void;
     unsubscribe(topics: string[], done: () => void): void;
     close(done?: () => void): void;
@@ -116,6 +120,19 @@ export function wrapDelivery(client: ClientInternals, wrap: (deliver0: Deliver, 
     client.deliverQoS = route;
 }
 
+/**
+ * True when aedes would drop this copy as a duplicate (a second overlapping subscription). Such a copy
+ * must not reach deliverQoS: on a persistent session aedes would clear the stored message it is
+ * delivering through the first subscription.
+ */
+export function isDuplicateCopy(client: ClientInternals, packet: DeliveredPacket): boolean {
+    return (
+        packet.brokerId !== undefined &&
+        packet.brokerCounter !== undefined &&
+        (client.duplicates[packet.brokerId] ?? 0) >= packet.brokerCounter
+    );
+}
+
 /** Drops the will of a connection being authenticated, before aedes stores it. */
 export function dropWill(client: ClientInternals): void {
     client._will = null;
@@ -135,6 +152,7 @@ export function adapterProblems(aedes: Aedes, client: Client): string[] {
     for (const fn of ['deliver0', 'deliverQoS', 'waitForDrain', 'publish', 'unsubscribe', 'close'])
         expect(typeof c[fn] === 'function', `client.${fn}`);
     expect(typeof c.subscriptions === 'object' && c.subscriptions !== null, 'client.subscriptions');
+    expect(typeof c.duplicates === 'object' && c.duplicates !== null, 'client.duplicates');
     expect('_will' in c, 'client._will');
     const conn = c.conn as Record<string, unknown> | undefined;
     expect(typeof conn?.writableLength === 'number', 'client.conn.writableLength');

@@ -30,6 +30,9 @@ export class DiskStore {
     private savePending = false;
     /** Told when a save fails; the broker turns it into a warning and a refusal on its output. */
     onError: (error: Error) => void = () => undefined;
+    /** Told when a save succeeds after a failure. */
+    onRecovered: () => void = () => undefined;
+    private failing = false;
 
     private constructor(
         readonly persistence: { destroy(): Promise<void> },
@@ -47,7 +50,32 @@ export class DiskStore {
         };
         const db = new ClassicLevel(dir);
         await db.open();
-        return new DiskStore(new AsyncLevelPersistence(db), db);
+        const store = new DiskStore(new AsyncLevelPersistence(db), db);
+        store.guardStreams();
+        return store;
+    }
+
+    private closing = false;
+
+    /**
+     * aedes pipes the persistence's streams (retained messages for a new subscription, a session's
+     * queue) without an error handler. A stream still reading when the store closes (a redeploy right
+     * after a SUBSCRIBE) then throws "Iterator is not open" as an uncaught exception and takes Node-RED
+     * down. Each stream gets a handler: after close such errors are expected; before, they are reported.
+     */
+    private guardStreams(): void {
+        const persistence = this.persistence as unknown as Record<string, unknown>;
+        for (const name of ['createRetainedStreamCombi', 'createRetainedStream', 'outgoingStream']) {
+            const original = persistence[name];
+            if (typeof original !== 'function') continue;
+            persistence[name] = (...args: unknown[]): NodeJS.EventEmitter => {
+                const stream = (original as (...a: unknown[]) => NodeJS.EventEmitter).apply(this.persistence, args);
+                stream.on('error', (error: Error) => {
+                    if (!this.closing) this.onError(error);
+                });
+                return stream;
+            };
+        }
     }
 
     /** The saved state; a document from before versions (the facts alone) is read as format 0. */
@@ -70,14 +98,20 @@ export class DiskStore {
             .then(async () => {
                 this.savePending = false;
                 await this.db.put(STATE_KEY, JSON.stringify(state()));
+                if (this.failing) {
+                    this.failing = false;
+                    this.onRecovered();
+                }
             })
             .catch((error: Error) => {
                 this.savePending = false;
+                this.failing = true;
                 this.onError(error);
             });
     }
 
     async close(): Promise<void> {
+        this.closing = true;
         await this.saving;
         await this.persistence.destroy();
     }

@@ -5,7 +5,7 @@
 // subscribes anything. The highest QoS comes from a trie of the client's filters: its cost grows with
 // the topic's levels, not with how many unrelated subscriptions the client has.
 
-import { ClientInternals, DeliveredPacket, wrapDelivery } from './aedesAdapter';
+import { ClientInternals, DeliveredPacket, isDuplicateCopy, wrapDelivery } from './aedesAdapter';
 
 /** Topic filters with their QoS, matched against topics level by level. */
 export class FilterQosIndex {
@@ -73,6 +73,7 @@ export function deliverAtHighestQos(client: ClientInternals): void {
     const highest = (topic: string): number => Math.max(0, index.highest(topic));
     wrapDelivery(client, (deliver0, deliverQoS) => (packet: DeliveredPacket, cb: () => void): void => {
         if (packet.qos === 0) return deliver0.call(client, packet, cb);
+        if (isDuplicateCopy(client, packet)) return void setImmediate(cb);
         const qos = Math.min(packet.qos, highest(packet.topic));
         if (qos === 0) deliver0.call(client, packet, cb);
         else deliverQoS.call(client, qos === packet.qos ? packet : { ...packet, qos }, cb);

@@ -1,0 +1,64 @@
+'use strict';
+// Plain MQTT.js clients for the broker's security tests: log in as an account, record what arrives,
+// read SUBACK codes, and wait for a marker message instead of sleeping to show that nothing else came.
+
+const mqtt = require('mqtt');
+
+/** A connected client that records [topic, payload] of everything it receives. */
+async function connectAs(url, user, password, options = {}) {
+    const client = await mqtt.connectAsync(url, {
+        clientId: `GID_IMS@@@${user}_dev`,
+        username: user,
+        password,
+        reconnectPeriod: 0,
+        ...options,
+    });
+    client.received = [];
+    client.on('message', (topic, payload, packet) => client.received.push([topic, payload.toString(), packet.qos]));
+    return client;
+}
+
+/** SUBACK codes, one per topic; MQTT.js rejects a SUBSCRIBE with any refusal but keeps the SUBACK. */
+async function grants(client, topics, qos = 1) {
+    const list = Array.isArray(topics) ? topics : [topics];
+    try {
+        return (await client.subscribeAsync(list, { qos })).map((g) => g.qos);
+    } catch (error) {
+        if (!error.packet || !Array.isArray(error.packet.granted)) throw error;
+        return error.packet.granted;
+    }
+}
+
+/** Resolves with the first message on `topic` (already received or next); rejects after `ms`. */
+function nextOn(client, topic, ms = 3000) {
+    const seen = client.received.find(([t]) => t === topic);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            client.off('message', onMessage);
+            reject(new Error(`nothing on ${topic} within ${ms} ms; got ${JSON.stringify(client.received.map(([t]) => t))}`));
+        }, ms);
+        function onMessage(t, payload, packet) {
+            if (t !== topic) return;
+            clearTimeout(timer);
+            client.off('message', onMessage);
+            resolve([t, payload.toString(), packet.qos]);
+        }
+        client.on('message', onMessage);
+    });
+}
+
+/** Resolves with the CONNACK error code of a refused login (or throws when the login succeeds). */
+async function refusedCode(url, user, password, options = {}) {
+    try {
+        const client = await connectAs(url, user, password, options);
+        await client.endAsync(true);
+    } catch (error) {
+        return error.code;
+    }
+    throw new Error(`${user} logged in with ${JSON.stringify(options.clientId ?? '')}; a refusal was expected`);
+}
+
+const envelope = (fields) => JSON.stringify({ v: 1, id: `m${Math.random().toString(36).slice(2)}`, ts: Date.now(), ...fields });
+
+module.exports = { connectAs, grants, nextOn, refusedCode, envelope };
