@@ -474,7 +474,7 @@ describe('attacks on the secured broker', function () {
             await bob.publishAsync('IMS/Alice/Inbox/Add/GFReq/Bob', 'marker', { qos: 1 });
             await nextOn(alice, 'IMS/Alice/Inbox/Add/GFReq/Bob');
             assert.deepStrictEqual(
-                alice.received.filter(([t]) => t === 'IMS/Alice/Inbox/Chat/Bob').map(([, , q]) => q),
+                alice.packets.filter((p) => p.topic === 'IMS/Alice/Inbox/Chat/Bob').map((p) => p.qos),
                 [1],
             );
         });

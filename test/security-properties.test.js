@@ -3,7 +3,8 @@
 // Client ID, clean or not), subscriptions to anything, honest and spoofed publishes, blocks, unblocks,
 // group invitations, joins, leaves and broker restarts, checked against a small model of who may read
 // what. A message may reach a client only if the model let that client's user read it at some moment
-// between its publish and its arrival. Counterexamples that fast-check shrank are kept as fixed cases.
+// between its publish and its arrival; and a chat to a user reaches every live device of that user that
+// holds its inbox subscription. Counterexamples that fast-check shrank are kept as fixed cases.
 
 const assert = require('assert');
 const fc = require('fast-check');
@@ -12,6 +13,7 @@ const os = require('os');
 const path = require('path');
 const { EmbeddedBroker } = require('../nodes/lib/broker');
 const { connectAs, grants, envelope } = require('./helpers/mqtt-clients');
+const { until } = require('./helpers/wait');
 
 const USERS = ['Alice', 'Bob', 'Carol'];
 const PASSWORD = { Alice: 'a-pw', Bob: 'b-pw', Carol: 'c-pw' };
@@ -100,6 +102,7 @@ async function run(commands) {
                 const clientId = DEVICES[c.device];
                 try {
                     const client = await connectAs(url, c.user, PASSWORD[c.user], { clientId, clean: c.clean });
+                    client.user = c.user;
                     watch(client, c.user, clientId);
                     slots.push(client);
                 } catch {
@@ -110,7 +113,10 @@ async function run(commands) {
                 if (client) await client.endAsync(true);
             } else if (c.kind === 'subscribe') {
                 const client = slots[c.slot % Math.max(1, slots.length)];
-                if (client?.connected) await grants(client, c.filter).catch(() => undefined);
+                if (!client?.connected) continue;
+                const [code] = await grants(client, c.filter).catch(() => [128]);
+                if (code !== 128 && (c.filter === `IMS/${client.user}/Inbox/#` || c.filter === `IMS/${client.user}/#`))
+                    client.ownInbox = true;
             } else if (c.kind === 'publish') {
                 const client = slots[c.slot % Math.max(1, slots.length)];
                 if (!client?.connected) continue;
@@ -172,7 +178,23 @@ async function run(commands) {
         }
         // Let what is in flight arrive: one round trip through every live client.
         await Promise.all(slots.filter((c) => c.connected).map((c) => grants(c, 'IMS/nothing/here').catch(() => undefined)));
-        await new Promise((r) => setTimeout(r, 20));
+        // And what the model requires does arrive: a chat to each user reaches every live device of
+        // that user holding its inbox subscription (on this session or a restored one).
+        const readers = slots.filter((c) => c.connected && c.ownInbox);
+        for (const who of new Set(readers.map((c) => c.user))) {
+            const sender = await honest(USERS.find((u) => u !== who));
+            const id = `live${n++}`;
+            const topic = `IMS/${who}/Inbox/Chat/${sender.options.username}`;
+            const arrived = readers
+                .filter((c) => c.user === who)
+                .map((c) =>
+                    until(() => c.received.some(([t, p]) => t === topic && p.includes(id)), 3000).then(
+                        (ok) => ok || violations.push(`${who} (${c.options.clientId}) missed ${id}`),
+                    ),
+                );
+            await sender.publishAsync(topic, envelope({ id, type: 'chat', from: sender.options.username }), { qos: 1 });
+            await Promise.all(arrived);
+        }
         return violations;
     } finally {
         await Promise.all([...slots, ...Object.values(ops)].filter(Boolean).map((c) => c.endAsync(true).catch(() => undefined)));
@@ -184,7 +206,7 @@ async function run(commands) {
 describe('secured broker properties (fast-check)', function () {
     this.timeout(120000);
 
-    it('never delivers a message to a client whose user may not read it', async function () {
+    it('never delivers a message to a client whose user may not read it, and delivers what it must', async function () {
         await fc.assert(
             fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 30 }), async (commands) => {
                 const violations = await run(commands);

@@ -8,6 +8,7 @@ const { sleep, until } = require('./helpers/wait');
 const net = require('net');
 const { execFile } = require('child_process');
 const mqtt = require('mqtt');
+const { connectAs, grants } = require('./helpers/mqtt-clients');
 const mqttPacket = require('mqtt-packet');
 const { EmbeddedBroker } = require('../nodes/lib/broker');
 const { MOSQUITTO } = require('./helpers/brokers');
@@ -21,29 +22,7 @@ const ACCOUNTS = [
 const PASSWORDS = Object.fromEntries(ACCOUNTS.map((a) => [a.user, a.password]));
 
 /** A logged-in client that records what it receives. */
-async function login(url, user, options = {}) {
-    const client = await mqtt.connectAsync(url, {
-        clientId: `GID_IMS@@@${user}_dev`,
-        username: user,
-        password: PASSWORDS[user],
-        reconnectPeriod: 0,
-        ...options,
-    });
-    client.received = [];
-    client.on('message', (topic, payload) => client.received.push([topic, payload.toString()]));
-    return client;
-}
-
-/** SUBACK codes, one per topic; MQTT.js rejects a SUBSCRIBE with any refusal but keeps the SUBACK. */
-async function grants(client, topics) {
-    const list = Array.isArray(topics) ? topics : [topics];
-    try {
-        return (await client.subscribeAsync(list, { qos: 1 })).map((g) => g.qos);
-    } catch (error) {
-        if (!error.packet || !Array.isArray(error.packet.granted)) throw error;
-        return error.packet.granted;
-    }
-}
+const login = (url, user, options = {}) => connectAs(url, user, PASSWORDS[user], options);
 
 const envelope = (fields) => JSON.stringify({ v: 1, id: `m${Math.random()}`, ...fields });
 

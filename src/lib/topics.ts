@@ -57,11 +57,13 @@ export interface CodecOptions {
 
 export const DEFAULTS = Object.freeze({ parentTopic: 'IMS', groupPrefix: 'Group', profile: 'standard' as Profile });
 
-const INBOX = 'Inbox';
-const P2P = 'p2p';
-const SYSTEM = 'System';
-const PRESENCE = 'Presence';
-const GREET = 'Greet';
+/** The fixed levels of the layout, for everything that reads topics (the codec, the broker's policy). */
+export const LEVELS = Object.freeze({ inbox: 'Inbox', p2p: 'p2p', system: 'System', presence: 'Presence', greet: 'Greet' });
+const INBOX = LEVELS.inbox;
+const P2P = LEVELS.p2p;
+const SYSTEM = LEVELS.system;
+const PRESENCE = LEVELS.presence;
+const GREET = LEVELS.greet;
 
 /** Inbox topics: the levels after `P/<to>/Inbox/`, with the sender level marked. */
 const INBOX_LAYOUT: Record<'friend.request' | 'friend.response' | 'chat' | 'unsub' | 'group.invite', string[]> = {

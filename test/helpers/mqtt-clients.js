@@ -4,7 +4,7 @@
 
 const mqtt = require('mqtt');
 
-/** A connected client that records [topic, payload] of everything it receives. */
+/** A connected client that records [topic, payload] of everything it receives (and each one's topic, QoS and retain flag). */
 async function connectAs(url, user, password, options = {}) {
     const client = await mqtt.connectAsync(url, {
         clientId: `GID_IMS@@@${user}_dev`,
@@ -14,7 +14,11 @@ async function connectAs(url, user, password, options = {}) {
         ...options,
     });
     client.received = [];
-    client.on('message', (topic, payload, packet) => client.received.push([topic, payload.toString(), packet.qos]));
+    client.packets = [];
+    client.on('message', (topic, payload, packet) => {
+        client.received.push([topic, payload.toString()]);
+        client.packets.push({ topic, qos: packet.qos, retain: packet.retain });
+    });
     return client;
 }
 
@@ -38,11 +42,11 @@ function nextOn(client, topic, ms = 3000) {
             client.off('message', onMessage);
             reject(new Error(`nothing on ${topic} within ${ms} ms; got ${JSON.stringify(client.received.map(([t]) => t))}`));
         }, ms);
-        function onMessage(t, payload, packet) {
+        function onMessage(t, payload) {
             if (t !== topic) return;
             clearTimeout(timer);
             client.off('message', onMessage);
-            resolve([t, payload.toString(), packet.qos]);
+            resolve([t, payload.toString()]);
         }
         client.on('message', onMessage);
     });

@@ -4,6 +4,8 @@
 // restarts (saved with the policy's facts); a clean session's binding lasts while it is connected.
 // The same table answers "which devices does this user have", for blocks that must reach offline sessions.
 
+import { setOf } from './facts';
+
 export const BINDINGS_FORMAT = 1;
 
 export interface BindingsState {
@@ -89,10 +91,4 @@ export class ClientBindings {
             setOf(this.byUser, user).add(clientId);
         }
     }
-}
-
-function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
-    let set = map.get(key);
-    if (!set) map.set(key, (set = new Set()));
-    return set;
 }

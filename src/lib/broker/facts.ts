@@ -142,7 +142,8 @@ export class PolicyFacts {
     }
 }
 
-function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
+/** The set under `key`, created empty when there is none. */
+export function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
     let set = map.get(key);
     if (!set) map.set(key, (set = new Set()));
     return set;

@@ -8,7 +8,7 @@
 // authorizes, reading payloads with the same decoder as the clients (one rule for every message form).
 
 import { decodeMessage, ImsMessage } from '../envelope';
-import { ParsedTopic, TopicCodec } from '../topics';
+import { LEVELS, ParsedTopic, TopicCodec } from '../topics';
 import { PolicyFacts } from './facts';
 
 /** Who a connection is: the account that logged it in and its device. */
@@ -95,12 +95,12 @@ export class BrokerPolicy {
         if (first !== P) return this.options.mqSemantics ? refuse(`"${first}" is not a parent topic of this broker`) : ALLOW;
         const [, second, ...rest] = levels;
         if (second === undefined || second === '#' || second === '+') return refuse(`${filter} would cover every user's inbox`);
-        if (second === 'p2p') {
+        if (second === LEVELS.p2p) {
             return rest.length === 1 && rest[0] === id.clientId
                 ? ALLOW
                 : refuse(`a device subscribes only its own p2p topic ${P}/p2p/${id.clientId}`);
         }
-        if (second === 'System') {
+        if (second === LEVELS.system) {
             if (id.system) return ALLOW;
             const region = id.attributes.region;
             return rest.length === 1 && region !== undefined && rest[0] === region
@@ -112,7 +112,7 @@ export class BrokerPolicy {
         if (this.codec.isId('group', second)) return this.subscribeGroup(id, second, rest);
         if (!this.codec.isId('user', second)) return refuse(`${filter} is not a topic of the IM layout`);
         if (second === id.user) return ALLOW; // its own namespace: inbox, moments, presence
-        if (rest.length === 0 || (rest.length === 1 && rest[0] === 'Presence')) {
+        if (rest.length === 0 || (rest.length === 1 && rest[0] === LEVELS.presence)) {
             return this.facts.isBlocked(second, id.user) ? refuse(`${second} has blocked ${id.user}`) : ALLOW;
         }
         return refuse(`${id.user} may not subscribe ${filter}: it reaches ${second}'s inbox`);
@@ -160,7 +160,7 @@ export class BrokerPolicy {
             case 'unsub': {
                 const blocked = parsed.to as string;
                 if (blocked === id.user || !this.facts.block(id.user, blocked)) return {};
-                return { unsubscribe: { user: blocked, topics: [`${P}/${id.user}`, `${P}/${id.user}/Presence`] } };
+                return { unsubscribe: { user: blocked, topics: [this.codec.moments(id.user), this.codec.presence(id.user)] } };
             }
             case 'friend.request':
                 this.facts.requestFriend(id.user, parsed.to as string);
@@ -180,7 +180,8 @@ export class BrokerPolicy {
             }
             case 'group': {
                 if (this.read(payload, parsed)?.type !== 'group.leave' || !this.facts.leave(parsed.group as string, id.user)) return {};
-                return { unsubscribe: { user: id.user, topics: [`${P}/${parsed.group}/#`, `${P}/${parsed.group}/+`] } };
+                const group = parsed.group as string;
+                return { unsubscribe: { user: id.user, topics: [this.codec.groupFilter(group), `${P}/${group}/+`] } };
             }
             default:
                 return {};
