@@ -22,6 +22,7 @@ import { BrokerLimits, orUnlimited, resolveLimits } from './broker/limits';
 import { Listeners } from './broker/listeners';
 import { LoginThrottle } from './broker/loginThrottle';
 import { BrokerPolicy, CAPABILITIES_TOPIC } from './broker/policy';
+import { RedisCluster } from './broker/cluster';
 import { identityOf, ServerDelivery } from './broker/serverDelivery';
 
 export type { BrokerAccount, Refusal } from './broker/context';
@@ -48,6 +49,11 @@ export interface BrokerOptions {
      * retained messages (presence) and what the policy learned survive a restart. In memory when unset.
      */
     storeDir?: string;
+    /**
+     * Cluster mode: a Redis URL (redis://host:port). Instances with the same Redis share messages,
+     * sessions, retained messages and everything the policy knows (docs/SCALING.md); storeDir is not used.
+     */
+    redisUrl?: string;
     /** What one client or address may cost; see DEFAULT_LIMITS. */
     limits?: Partial<BrokerLimits>;
     /**
@@ -109,7 +115,7 @@ export class EmbeddedBroker extends EventEmitter {
     readonly limits: BrokerLimits;
     readonly capabilities: BrokerCapabilities;
     private readonly secured: SecuredContext | undefined;
-    /** Virtual groups given by the flow: name → members. */
+    /** Virtual groups given by the flow on an open broker (a secured one keeps them with its facts): name → members. */
     private readonly virtualGroups = new Map<string, string[]>();
     private readonly sockets: Listeners;
     private store: DiskStore | undefined;
@@ -117,6 +123,7 @@ export class EmbeddedBroker extends EventEmitter {
     private constructor(
         readonly aedes: Aedes,
         readonly options: BrokerOptions,
+        private readonly cluster?: RedisCluster,
     ) {
         super();
         const security = options.security;
@@ -127,7 +134,9 @@ export class EmbeddedBroker extends EventEmitter {
             this.policy = new BrokerPolicy(this.codec, facts, { mqSemantics: security.mqSemantics });
             this.secured = {
                 policy: this.policy,
-                bindings: new ClientBindings(orUnlimited(this.limits.devicesPerUser)),
+                bindings: cluster
+                    ? cluster.bindings(orUnlimited(this.limits.devicesPerUser))
+                    : new ClientBindings(orUnlimited(this.limits.devicesPerUser)),
                 throttle: new LoginThrottle({
                     perUser: orUnlimited(this.limits.failedLoginsPerUser),
                     perAddress: orUnlimited(this.limits.failedLoginsPerAddress),
@@ -155,17 +164,21 @@ export class EmbeddedBroker extends EventEmitter {
     static async start(options: BrokerOptions): Promise<EmbeddedBroker> {
         // aedes is ESM only; a dynamic import() loads it from this CommonJS build.
         const { Aedes } = await import('aedes');
-        const store = options.storeDir ? await DiskStore.open(options.storeDir) : undefined;
+        const cluster = options.redisUrl ? await RedisCluster.open(options.redisUrl) : undefined;
+        const store = options.storeDir && !cluster ? await DiskStore.open(options.storeDir) : undefined;
         const limits = resolveLimits(options.limits);
+        const persistence = cluster?.persistence ?? store?.persistence;
         const aedes = await Aedes.createBroker({
-            ...(store ? { persistence: store.persistence as never } : {}),
+            ...(persistence ? { persistence: persistence as never } : {}),
+            ...(cluster ? { mq: cluster.emitter as never } : {}),
             connectTimeout: limits.connectTimeoutMs,
             // Sessions of many follows and groups: deliver everything queued, not aedes's first 1 000.
             maxSessionDelivery: 100000,
             ...(options.heartbeatIntervalMs ? { heartbeatInterval: options.heartbeatIntervalMs } : {}),
         } as never);
-        const broker = new EmbeddedBroker(aedes, options);
+        const broker = new EmbeddedBroker(aedes, options, cluster);
         try {
+            if (cluster) await broker.attachCluster(cluster);
             if (store) await broker.attachStore(store);
             broker.installHooks();
             await broker.announceCapabilities();
@@ -179,7 +192,8 @@ export class EmbeddedBroker extends EventEmitter {
 
     /** Names a virtual group (from the flow): one publish on P/<sender>/Greet/<name> reaches them all. */
     setVirtualGroup(name: string, members: string[]): void {
-        this.virtualGroups.set(name, [...new Set(members)]);
+        if (this.secured) this.secured.policy.facts.setVirtualGroup(name, members);
+        else this.virtualGroups.set(name, [...new Set(members)]);
     }
 
     /**
@@ -224,11 +238,27 @@ export class EmbeddedBroker extends EventEmitter {
         await Promise.all(closing);
         // aedes leaves its persistence open; LevelDB locks its directory until it is closed.
         await this.store?.close();
+        if (this.cluster) {
+            this.cluster.closing = true;
+            await this.cluster.persistence.destroy().catch(() => undefined);
+            await this.cluster.close();
+        }
     }
 
     private requireSecured(): SecuredContext {
         if (!this.secured) throw new ImsError('The broker does not enforce the IM rules: it has no accounts', 'IMS_CONFIG');
         return this.secured;
+    }
+
+    private async attachCluster(cluster: RedisCluster): Promise<void> {
+        cluster.onError = (error) => {
+            this.emit('storeError', error);
+            this.refuse({ user: '', clientId: '', action: 'store', topic: '', reason: `Redis: ${error.message}` });
+        };
+        const secured = this.secured;
+        if (!secured) return;
+        await cluster.loadBindings(secured.bindings);
+        await cluster.attachFacts(secured.policy.facts);
     }
 
     private async attachStore(store: DiskStore): Promise<void> {
@@ -264,7 +294,7 @@ export class EmbeddedBroker extends EventEmitter {
                 this.aedes,
                 this.codec,
                 {
-                    named: (name) => this.virtualGroups.get(name),
+                    named: (name) => (this.secured ? this.secured.policy.facts.virtualGroup(name) : this.virtualGroups.get(name)),
                     friendsOf: (sender) => {
                         const facts = this.secured?.policy.facts;
                         return facts ? facts.friendsOf(sender).filter((friend) => !facts.isBlocked(sender, friend)) : [];

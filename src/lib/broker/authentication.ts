@@ -11,7 +11,7 @@ import type { BrokerContext, SecuredContext } from './context';
 import type { BrokerIdentity } from './policy';
 
 type ImsClient = Client & { ims?: BrokerIdentity; imsEmptyId?: boolean; imsAssignedId?: boolean };
-type ReturnCode = 2 | 4 | 5;
+type ReturnCode = 2 | 3 | 4 | 5;
 
 export function installAuthentication(ctx: BrokerContext): void {
     const { aedes } = ctx;
@@ -39,17 +39,21 @@ export function installAuthentication(ctx: BrokerContext): void {
             if (open || (sameSecret(username ?? '', user ?? '') && sameSecret(secret, pass ?? ''))) return done(null, true);
             return fail(4, 'Bad user name or password');
         }
-        const outcome = admit(secured, c, username, secret);
-        if (!outcome.ok) return fail(outcome.code, outcome.reason);
-        c.ims = outcome.identity;
-        checkWill(ctx, secured, c, outcome.identity);
-        return done(null, true);
+        admit(secured, c, username, secret).then(
+            (outcome) => {
+                if (!outcome.ok) return fail(outcome.code, outcome.reason);
+                c.ims = outcome.identity;
+                checkWill(ctx, secured, c, outcome.identity);
+                return done(null, true);
+            },
+            (error: Error) => fail(3, `the broker could not check the login: ${error.message}`),
+        );
     };
 }
 
 type Admission = { ok: true; identity: BrokerIdentity } | { ok: false; code: ReturnCode; reason: string };
 
-function admit(secured: SecuredContext, client: ImsClient, username: string | undefined, secret: string): Admission {
+async function admit(secured: SecuredContext, client: ImsClient, username: string | undefined, secret: string): Promise<Admission> {
     const user = username ?? '';
     const address = remoteAddressOf(internalsOf(client));
     const wait = secured.throttle.waitFor(user, address);
@@ -77,7 +81,7 @@ function admit(secured: SecuredContext, client: ImsClient, username: string | un
     }
     if (!client.imsAssignedId) {
         const internals = internalsOf(client);
-        const bound = secured.bindings.bind(client.id, account.user, !internals.clean);
+        const bound = await secured.bindings.claim(client.id, account.user, !internals.clean);
         if (!bound.ok) return { ok: false, code: 2, reason: bound.reason };
         const clientId = client.id;
         internals.conn.once('close', () => secured.bindings.release(clientId));

@@ -25,7 +25,12 @@ export class ClientBindings {
 
     onChange: () => void = () => undefined;
 
-    constructor(private readonly maxDevicesPerUser: number) {}
+    constructor(protected readonly maxDevicesPerUser: number) {}
+
+    /** Binds for one connection; a shared store (a cluster) overrides this to ask every instance's authority first. */
+    async claim(clientId: string, user: string, persistent: boolean): Promise<BindResult> {
+        return this.bind(clientId, user, persistent);
+    }
 
     ownerOf(clientId: string): string | undefined {
         return this.owner.get(clientId);
@@ -76,6 +81,12 @@ export class ClientBindings {
         this.byUser.get(owner)?.delete(clientId);
         if (this.byUser.get(owner)?.size === 0) this.byUser.delete(owner);
         if (this.persistent.delete(clientId)) this.onChange();
+        this.forgotten(clientId, owner);
+    }
+
+    /** Told when a binding ends, for a shared store to forget it too. */
+    protected forgotten(_clientId: string, _owner: string): void {
+        return undefined;
     }
 
     toJSON(): BindingsState {

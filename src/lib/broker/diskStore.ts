@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import type { BindingsState } from './bindings';
 import type { FactsState } from './facts';
+import { guardPersistenceStreams } from './persistenceStreams';
 
 export const STATE_FORMAT = 1;
 
@@ -51,32 +52,16 @@ export class DiskStore {
         const db = new ClassicLevel(dir);
         await db.open();
         const store = new DiskStore(new AsyncLevelPersistence(db), db);
-        store.guardStreams();
+        guardPersistenceStreams(
+            store.persistence,
+            (error) => store.onError(error),
+            () => store.closing,
+        );
         return store;
     }
 
-    private closing = false;
-
-    /**
-     * aedes pipes the persistence's streams (retained messages for a new subscription, a session's
-     * queue) without an error handler. A stream still reading when the store closes (a redeploy right
-     * after a SUBSCRIBE) then throws "Iterator is not open" as an uncaught exception and takes Node-RED
-     * down. Each stream gets a handler: after close such errors are expected; before, they are reported.
-     */
-    private guardStreams(): void {
-        const persistence = this.persistence as unknown as Record<string, unknown>;
-        for (const name of ['createRetainedStreamCombi', 'createRetainedStream', 'outgoingStream']) {
-            const original = persistence[name];
-            if (typeof original !== 'function') continue;
-            persistence[name] = (...args: unknown[]): NodeJS.EventEmitter => {
-                const stream = (original as (...a: unknown[]) => NodeJS.EventEmitter).apply(this.persistence, args);
-                stream.on('error', (error: Error) => {
-                    if (!this.closing) this.onError(error);
-                });
-                return stream;
-            };
-        }
-    }
+    /** True once close() began: errors of streams still reading are expected then. */
+    closing = false;
 
     /** The saved state; a document from before versions (the facts alone) is read as format 0. */
     async loadState(): Promise<BrokerState | undefined> {

@@ -1,6 +1,8 @@
 // What the secured broker has learned from the traffic it authorized: blocks, friend requests it saw,
-// friendships, groups with their members and invitations. Plain sets in memory (every delivery asks
-// them), saved as one versioned JSON document by the store after each burst of changes.
+// friendships, groups with their members and invitations, and virtual groups named by the flow. Plain
+// sets in memory (every delivery asks them). Each change is also a small record (FactChange), so a
+// store can save the state after a burst of changes and a cluster can replay the same change on every
+// instance, in the order the changes were made.
 
 import { ImsError } from '../ids';
 
@@ -14,7 +16,17 @@ export interface FactsState {
     /** asked → users who asked to be its friend and have no answer yet */
     requests?: Record<string, string[]>;
     groups?: Record<string, { members: string[]; invited: string[] }>;
+    /** virtual groups named by the flow: name → members */
+    virtualGroups?: Record<string, string[]>;
 }
+
+/** One change of the facts, as applied on this instance and replayed elsewhere. */
+export type FactChange =
+    | { op: 'block' | 'unblock'; blocker: string; blocked: string }
+    | { op: 'request'; from: string; to: string }
+    | { op: 'answer'; responder: string; asker: string; accepted: boolean }
+    | { op: 'create' | 'join' | 'invite' | 'leave'; group: string; user: string }
+    | { op: 'vgroup'; name: string; members: string[] };
 
 /** Unanswered friend requests kept per user: the oldest are forgotten first. */
 const MAX_PENDING_REQUESTS = 1000;
@@ -30,9 +42,10 @@ export class PolicyFacts {
     private readonly friends = new Map<string, Set<string>>();
     private readonly requests = new Map<string, Set<string>>();
     private readonly groups = new Map<string, GroupState>();
+    private readonly virtualGroups = new Map<string, string[]>();
 
-    /** Called after a change, so a store can save. */
-    onChange: () => void = () => undefined;
+    /** Called after each change made here (not for changes applied from elsewhere), so a store can save or share it. */
+    onChange: (change: FactChange) => void = () => undefined;
 
     isBlocked(blocker: string, user: string): boolean {
         return this.blocks.get(blocker)?.has(user) ?? false;
@@ -40,32 +53,21 @@ export class PolicyFacts {
 
     /** True when this is a new block. */
     block(blocker: string, blocked: string): boolean {
-        if (!addTo(this.blocks, blocker, blocked)) return false;
-        this.changed();
-        return true;
+        return !this.isBlocked(blocker, blocked) && this.change({ op: 'block', blocker, blocked });
     }
 
     unblock(blocker: string, blocked: string): void {
-        if (this.blocks.get(blocker)?.delete(blocked)) this.changed();
+        if (this.isBlocked(blocker, blocked)) this.change({ op: 'unblock', blocker, blocked });
     }
 
     requestFriend(from: string, to: string): void {
-        if (from === to || this.friends.get(from)?.has(to)) return;
-        const pending = setOf(this.requests, to);
-        if (pending.has(from)) return;
-        if (pending.size >= MAX_PENDING_REQUESTS) pending.delete(pending.values().next().value as string);
-        pending.add(from);
-        this.changed();
+        if (from === to || this.friends.get(from)?.has(to) || this.requests.get(to)?.has(from)) return;
+        this.change({ op: 'request', from, to });
     }
 
     /** `responder` answers `asker`; a friendship only when `asker` had asked. */
     answerFriend(responder: string, asker: string, accepted: boolean): void {
-        if (!this.requests.get(responder)?.delete(asker)) return;
-        if (accepted) {
-            addTo(this.friends, responder, asker);
-            addTo(this.friends, asker, responder);
-        }
-        this.changed();
+        if (this.requests.get(responder)?.has(asker)) this.change({ op: 'answer', responder, asker, accepted });
     }
 
     friendsOf(user: string): string[] {
@@ -78,31 +80,71 @@ export class PolicyFacts {
 
     /** Subscribing a group: the first subscriber creates it, the invited become members. True when `user` is a member. */
     enterGroup(group: string, user: string): boolean {
-        let state = this.groups.get(group);
-        if (!state) {
-            state = { members: new Set([user]), invited: new Set() };
-            this.groups.set(group, state);
-            this.changed();
-        }
-        if (state.invited.delete(user)) {
-            state.members.add(user);
-            this.changed();
-        }
+        const state = this.groups.get(group);
+        if (!state) return this.change({ op: 'create', group, user });
+        if (state.invited.has(user)) this.change({ op: 'join', group, user });
         return state.members.has(user);
     }
 
     invite(group: string, user: string): void {
         const state = this.groups.get(group);
-        if (!state || state.members.has(user) || state.invited.has(user)) return;
-        state.invited.add(user);
-        this.changed();
+        if (state && !state.members.has(user) && !state.invited.has(user)) this.change({ op: 'invite', group, user });
     }
 
     /** True when `user` was a member. */
     leave(group: string, user: string): boolean {
-        if (!this.groups.get(group)?.members.delete(user)) return false;
-        this.changed();
-        return true;
+        return this.isMember(group, user) && this.change({ op: 'leave', group, user });
+    }
+
+    virtualGroup(name: string): string[] | undefined {
+        return this.virtualGroups.get(name);
+    }
+
+    setVirtualGroup(name: string, members: string[]): void {
+        this.change({ op: 'vgroup', name, members: [...new Set(members)] });
+    }
+
+    /** Applies a change (made here, or replayed from another instance or a store). */
+    apply(change: FactChange): void {
+        switch (change.op) {
+            case 'block':
+                setOf(this.blocks, change.blocker).add(change.blocked);
+                break;
+            case 'unblock':
+                this.blocks.get(change.blocker)?.delete(change.blocked);
+                break;
+            case 'request': {
+                const pending = setOf(this.requests, change.to);
+                if (pending.size >= MAX_PENDING_REQUESTS) pending.delete(pending.values().next().value as string);
+                pending.add(change.from);
+                break;
+            }
+            case 'answer':
+                this.requests.get(change.responder)?.delete(change.asker);
+                if (change.accepted) {
+                    setOf(this.friends, change.responder).add(change.asker);
+                    setOf(this.friends, change.asker).add(change.responder);
+                }
+                break;
+            case 'create':
+                if (!this.groups.has(change.group)) this.groups.set(change.group, { members: new Set([change.user]), invited: new Set() });
+                break;
+            case 'join': {
+                const state = this.groups.get(change.group);
+                state?.invited.delete(change.user);
+                state?.members.add(change.user);
+                break;
+            }
+            case 'invite':
+                this.groups.get(change.group)?.invited.add(change.user);
+                break;
+            case 'leave':
+                this.groups.get(change.group)?.members.delete(change.user);
+                break;
+            case 'vgroup':
+                this.virtualGroups.set(change.name, change.members);
+                break;
+        }
     }
 
     toJSON(): FactsState {
@@ -114,6 +156,7 @@ export class PolicyFacts {
             friends: lists(this.friends),
             requests: lists(this.requests),
             groups: Object.fromEntries([...this.groups].map(([g, s]) => [g, { members: [...s.members], invited: [...s.invited] }])),
+            virtualGroups: Object.fromEntries(this.virtualGroups),
         };
     }
 
@@ -135,10 +178,14 @@ export class PolicyFacts {
         sets(state.requests, this.requests);
         for (const [g, s] of Object.entries(state.groups ?? {}))
             this.groups.set(g, { members: new Set(s.members), invited: new Set(s.invited) });
+        for (const [name, members] of Object.entries(state.virtualGroups ?? {})) this.virtualGroups.set(name, members);
     }
 
-    private changed(): void {
-        this.onChange();
+    /** Applies a change made here and tells whoever listens; always true (so callers can return it). */
+    private change(change: FactChange): true {
+        this.apply(change);
+        this.onChange(change);
+        return true;
     }
 }
 
@@ -147,11 +194,4 @@ export function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
     let set = map.get(key);
     if (!set) map.set(key, (set = new Set()));
     return set;
-}
-
-function addTo(map: Map<string, Set<string>>, key: string, value: string): boolean {
-    const set = setOf(map, key);
-    if (set.has(value)) return false;
-    set.add(value);
-    return true;
 }

@@ -1,0 +1,195 @@
+// Cluster mode: several broker instances share one Redis (docs/SCALING.md). Messages cross instances
+// through mqemitter-redis, sessions, queued and retained messages live in aedes-persistence-redis,
+// and what the policy knows is shared two ways: every change of the facts is appended to a log in
+// Redis (a new instance replays it) and sent on the same emitter as the messages, right before the
+// message that caused it is routed. One Redis connection carries both from each instance, so every
+// other instance learns a block before it delivers a later message of the same publisher.
+// Client ID bindings are claimed atomically in Redis (HSETNX), so two instances never bind one ID to
+// two users. The Redis packages are optional dependencies: only cluster mode loads them.
+
+import { randomUUID } from 'crypto';
+import type { FactChange, PolicyFacts } from './facts';
+import { BindResult, ClientBindings } from './bindings';
+import { guardPersistenceStreams } from './persistenceStreams';
+
+const FACTS_TOPIC = '$IMS/facts';
+const KEYS = Object.freeze({
+    log: 'ims:facts:log',
+    bindings: 'ims:bindings',
+    persistent: 'ims:bindings:persistent',
+    devices: (user: string) => `ims:devices:${user}`,
+});
+
+/** The few ioredis commands used here. */
+interface RedisClient {
+    rpush(key: string, value: string): Promise<number>;
+    lrange(key: string, start: number, stop: number): Promise<string[]>;
+    hsetnx(key: string, field: string, value: string): Promise<number>;
+    hget(key: string, field: string): Promise<string | null>;
+    hgetall(key: string): Promise<Record<string, string>>;
+    hdel(key: string, field: string): Promise<number>;
+    sadd(key: string, member: string): Promise<number>;
+    srem(key: string, member: string): Promise<number>;
+    scard(key: string): Promise<number>;
+    smembers(key: string): Promise<string[]>;
+    quit(): Promise<unknown>;
+    on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+interface Emitter {
+    on(topic: string, listener: (packet: { payload: Buffer | string }, done: () => void) => void, done?: () => void): unknown;
+    emit(packet: { topic: string; payload: Buffer; qos: number; retain: boolean }, done?: (error?: Error) => void): unknown;
+    close(done: () => void): unknown;
+}
+
+interface LoggedChange {
+    id: string;
+    origin: string;
+    change: FactChange;
+}
+
+export class RedisCluster {
+    /** This instance, to skip its own changes when they come back. */
+    readonly instanceId = randomUUID();
+    onError: (error: Error) => void = () => undefined;
+    private loadedIds: Set<string> | undefined = new Set();
+    private buffered: LoggedChange[] | undefined = [];
+    private facts: PolicyFacts | undefined;
+    closing = false;
+
+    private constructor(
+        readonly url: string,
+        private readonly redis: RedisClient,
+        readonly emitter: Emitter,
+        readonly persistence: { destroy(): Promise<void> },
+    ) {
+        redis.on('error', (error) => this.onError(error));
+    }
+
+    static async open(url: string): Promise<RedisCluster> {
+        const load = <T>(name: string): T => {
+            try {
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                return require(name) as T;
+            } catch (error) {
+                throw new Error(`Cluster mode needs the optional package ${name} (npm install ${name}): ${(error as Error).message}`, {
+                    cause: error,
+                });
+            }
+        };
+        const Redis = load<new (url: string, options?: object) => RedisClient>('ioredis');
+        const mqemitterRedis = load<(options: object) => Emitter>('mqemitter-redis');
+        const RedisPersistence = load<new (options: object) => { destroy(): Promise<void> }>('aedes-persistence-redis/asyncPersistence.js');
+        const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+        const emitter = mqemitterRedis({ connectionString: url });
+        // Deliver a whole offline queue at login, not the first 1 000 (aedes-persistence-redis's default).
+        const persistence = new RedisPersistence({ conn: new Redis(url), maxSessionDelivery: 100000 });
+        const cluster = new RedisCluster(url, redis, emitter, persistence);
+        guardPersistenceStreams(
+            persistence,
+            (error) => cluster.onError(error),
+            () => cluster.closing,
+        );
+        return cluster;
+    }
+
+    /**
+     * Shares the facts: listens to changes made elsewhere first, then replays the log, then applies what
+     * arrived meanwhile (skipping what the log had), and from then on applies changes as they come.
+     */
+    async attachFacts(facts: PolicyFacts): Promise<void> {
+        this.facts = facts;
+        await new Promise<void>((resolve) => this.emitter.on(FACTS_TOPIC, (packet, done) => this.receive(packet.payload, done), resolve));
+        const log = await this.redis.lrange(KEYS.log, 0, -1);
+        for (const line of log) {
+            const entry = JSON.parse(line) as LoggedChange;
+            this.loadedIds?.add(entry.id);
+            facts.apply(entry.change);
+        }
+        for (const entry of this.buffered ?? []) if (!this.loadedIds?.has(entry.id)) facts.apply(entry.change);
+        this.buffered = undefined;
+        this.loadedIds = undefined;
+        facts.onChange = (change) => this.share(change);
+    }
+
+    /** A change made here: into the log, and out on the emitter before the message that caused it is routed. */
+    private share(change: FactChange): void {
+        const entry: LoggedChange = { id: randomUUID(), origin: this.instanceId, change };
+        const line = JSON.stringify(entry);
+        this.emitter.emit(
+            { topic: FACTS_TOPIC, payload: Buffer.from(line), qos: 0, retain: false },
+            (error) => error && this.onError(error),
+        );
+        this.redis.rpush(KEYS.log, line).catch((error: Error) => this.onError(error));
+    }
+
+    private receive(payload: Buffer | string, done: () => void): void {
+        try {
+            const entry = JSON.parse(payload.toString()) as LoggedChange;
+            if (entry.origin === this.instanceId) return;
+            if (this.buffered) this.buffered.push(entry);
+            else this.facts?.apply(entry.change);
+        } catch (error) {
+            this.onError(error as Error);
+        } finally {
+            done();
+        }
+    }
+
+    /** Client ID bindings shared through Redis. */
+    bindings(maxDevicesPerUser: number): SharedBindings {
+        return new SharedBindings(maxDevicesPerUser, this.redis, (error) => this.onError(error));
+    }
+
+    async loadBindings(bindings: ClientBindings): Promise<void> {
+        const owners = await this.redis.hgetall(KEYS.bindings);
+        const persistent = new Set(await this.redis.smembers(KEYS.persistent));
+        bindings.load({ clients: Object.fromEntries(Object.entries(owners).filter(([clientId]) => persistent.has(clientId))) });
+    }
+
+    async close(): Promise<void> {
+        this.closing = true;
+        await new Promise<void>((resolve) => this.emitter.close(resolve));
+        await this.redis.quit().catch(() => undefined);
+    }
+}
+
+/**
+ * The local bindings, with Redis as the authority: a Client ID unknown here is claimed with HSETNX,
+ * so whichever instance claims it first for a user wins everywhere.
+ */
+export class SharedBindings extends ClientBindings {
+    constructor(
+        maxDevicesPerUser: number,
+        private readonly redis: RedisClient,
+        private readonly fail: (error: Error) => void,
+    ) {
+        super(maxDevicesPerUser);
+        this.onChange = () => undefined;
+    }
+
+    override async claim(clientId: string, user: string, persistent: boolean): Promise<BindResult> {
+        if (this.ownerOf(clientId) === undefined) {
+            const claimed = await this.redis.hsetnx(KEYS.bindings, clientId, user);
+            const owner = claimed ? user : await this.redis.hget(KEYS.bindings, clientId);
+            if (owner !== null && owner !== user) return { ok: false, reason: `Client ID ${clientId} belongs to another user` };
+            if (claimed) {
+                await this.redis.sadd(KEYS.devices(user), clientId);
+                if ((await this.redis.scard(KEYS.devices(user))) > this.maxDevicesPerUser) {
+                    await this.redis.hdel(KEYS.bindings, clientId);
+                    await this.redis.srem(KEYS.devices(user), clientId);
+                    return { ok: false, reason: `${user} already has ${this.maxDevicesPerUser} devices (the limit); remove one first` };
+                }
+            }
+        }
+        const result = this.bind(clientId, user, persistent);
+        if (result.ok && persistent) this.redis.sadd(KEYS.persistent, clientId).catch(this.fail);
+        return result;
+    }
+
+    protected override forgotten(clientId: string, owner: string): void {
+        this.redis.hdel(KEYS.bindings, clientId).catch(this.fail);
+        this.redis.srem(KEYS.devices(owner), clientId).catch(this.fail);
+        this.redis.srem(KEYS.persistent, clientId).catch(this.fail);
+    }
+}
