@@ -119,6 +119,7 @@ export class EmbeddedBroker extends EventEmitter {
     private readonly virtualGroups = new Map<string, string[]>();
     private readonly sockets: Listeners;
     private store: DiskStore | undefined;
+    private serverDelivery: ServerDelivery | undefined;
 
     private constructor(
         readonly aedes: Aedes,
@@ -181,6 +182,7 @@ export class EmbeddedBroker extends EventEmitter {
             if (cluster) await broker.attachCluster(cluster);
             if (store) await broker.attachStore(store);
             broker.installHooks();
+            await broker.serverDelivery?.listen(broker.secured?.mqSemantics === true);
             await broker.announceCapabilities();
             await broker.sockets.listen();
         } catch (error) {
@@ -310,6 +312,7 @@ export class EmbeddedBroker extends EventEmitter {
         };
         installAuthentication(context);
         installAuthorization(context);
+        this.serverDelivery = context.delivery;
         const report = (): void => {
             this.emit('clients', this.aedes.connectedClients);
         };

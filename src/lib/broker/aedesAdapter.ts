@@ -70,6 +70,19 @@ export function connectedClients(aedes: Aedes): Record<string, ClientInternals> 
     return (aedes as unknown as { clients: Record<string, ClientInternals> }).clients;
 }
 
+/** The emitter every published message passes through (mqemitter, or mqemitter-redis in a cluster). */
+export interface MessageEmitter {
+    on(
+        filter: string,
+        listener: (message: { topic: string; payload: Buffer | string; qos?: number }, done: () => void) => void,
+        done?: () => void,
+    ): unknown;
+}
+
+export function emitterOf(aedes: Aedes): MessageEmitter {
+    return (aedes as unknown as { mq: MessageEmitter }).mq;
+}
+
 export function persistenceOf(aedes: Aedes): Persistence {
     return (aedes as unknown as { persistence: Persistence }).persistence;
 }
@@ -147,6 +160,7 @@ export function adapterProblems(aedes: Aedes, client: Client): string[] {
     };
     const broker = aedes as unknown as Record<string, unknown>;
     expect(typeof broker.clients === 'object' && broker.clients !== null, 'aedes.clients');
+    expect(typeof (broker.mq as Record<string, unknown> | undefined)?.on === 'function', 'aedes.mq.on');
     const persistence = broker.persistence as Record<string, unknown> | undefined;
     expect(typeof persistence?.removeSubscriptions === 'function', 'aedes.persistence.removeSubscriptions');
     for (const fn of ['deliver0', 'deliverQoS', 'waitForDrain', 'publish', 'unsubscribe', 'close'])

@@ -63,7 +63,6 @@ export function installAuthorization(ctx: BrokerContext): void {
         if (packet.retain && !secured.policy.mayRetain(packet.topic, parsed)) packet.retain = false;
         const effect = secured.policy.observe(identity, packet.topic, payload, parsed);
         if (effect.unsubscribe) ctx.unsubscribeUser(effect.unsubscribe.user, effect.unsubscribe.topics);
-        if (secured.mqSemantics && parsed) ctx.delivery.deliverP2p(packet.topic, parsed, payload, packet.qos);
         serverSideDelivery(ctx, packet as Packet, identity.user, payload);
         return done(null);
     };
@@ -82,7 +81,7 @@ function willOwner(secured: SecuredContext, packet: Packet): BrokerIdentity | un
     return account && packet.clientId ? identityFor(account, packet.clientId) : undefined;
 }
 
-/** Virtual groups and attribute push: what this broker adds to routing. */
+/** Virtual groups: one publish, expanded here into each member's inbox. */
 function serverSideDelivery(ctx: BrokerContext, packet: Packet, sender: string | undefined, payload: Buffer): void {
     const parsed = ctx.secured ? ctx.secured.policy.parse(packet.topic) : ctx.codec.parse(packet.topic);
     if (!parsed) return;
@@ -93,7 +92,6 @@ function serverSideDelivery(ctx: BrokerContext, packet: Packet, sender: string |
         else ctx.refuse({ user: from, clientId: packet.clientId ?? '', action: 'limit', topic: packet.topic, reason: result.reason });
         drop(packet); // members get it in their inboxes; the list itself goes nowhere
     }
-    if (parsed.kind === 'system' && parsed.region) ctx.delivery.pushByAttribute(packet.topic, parsed.region, payload, packet.qos);
 }
 
 function drop(packet: { topic: string; retain: boolean }): void {

@@ -1,12 +1,15 @@
 // What this broker adds to the seed's layout, beyond routing: a virtual-group publish is expanded into
 // each member's inbox, a system push also reaches the users whose attributes match, and (cloud MQ
 // semantics) a p2p message reaches its device without a subscription. Every copy still passes the
-// delivery-time check (authorizeForward), like any other message.
+// delivery-time check (authorizeForward), like any other message. The expansion runs once, where the
+// publish arrived; attribute push and p2p run on every instance of a cluster, each for its own clients,
+// as the message reaches it through the broker's emitter.
 
 import type { Aedes } from 'aedes' with { 'resolution-mode': 'import' };
 import { decodeMessage } from '../envelope';
-import { ParsedTopic, TopicCodec } from '../topics';
-import { connectedClients, ClientInternals } from './aedesAdapter';
+import { LEVELS, ParsedTopic, TopicCodec } from '../topics';
+import { connectedClients, ClientInternals, emitterOf } from './aedesAdapter';
+import { topicMatches } from './highestQos';
 import type { BrokerIdentity } from './policy';
 
 export interface VirtualGroupSource {
@@ -58,26 +61,59 @@ export class ServerDelivery {
         return { ok: true, members: count };
     }
 
-    /** A system push on P/System/<value> reaches connected users with an attribute of that value, subscribed or not. */
-    pushByAttribute(topic: string, value: string, payload: Buffer, qos: number): void {
+    /**
+     * Listens on the broker's emitter (which, in a cluster, every instance hears): system pushes reach
+     * users by attribute, and with MQ semantics p2p messages reach their device, on this instance.
+     */
+    listen(p2p: boolean): Promise<void> {
+        const P = this.codec.parentTopic;
+        const on = (filter: string, handle: (topic: string, payload: Buffer, qos: number) => void): Promise<void> =>
+            new Promise((resolve) =>
+                emitterOf(this.aedes).on(
+                    filter,
+                    (message, done) => {
+                        handle(
+                            message.topic,
+                            Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(String(message.payload)),
+                            message.qos ?? 0,
+                        );
+                        done();
+                    },
+                    resolve,
+                ),
+            );
+        const listening = [on(`${P}/${LEVELS.system}/+`, (topic, payload, qos) => this.pushByAttribute(topic, payload, qos))];
+        if (p2p) listening.push(on(`${P}/${LEVELS.p2p}/+`, (topic, payload, qos) => this.deliverP2p(topic, payload, qos)));
+        return Promise.all(listening).then(noop);
+    }
+
+    /** A system push on P/System/<value> reaches this instance's users with an attribute of that value, once. */
+    private pushByAttribute(topic: string, payload: Buffer, qos: number): void {
+        const value = this.codec.parse(topic)?.region;
+        if (!value) return;
         for (const client of Object.values(connectedClients(this.aedes))) {
             const attributes = identityOf(client)?.attributes;
-            if (!attributes || !Object.values(attributes).includes(value) || client.subscriptions[topic]) continue;
+            if (!attributes || !Object.values(attributes).includes(value) || subscribedTo(client, topic)) continue;
             client.publish(packet(topic, payload, qos), noop);
         }
     }
 
     /** MQ semantics: P/p2p/<clientId> reaches that device without a subscription; one that did subscribe gets it that way, once. */
-    deliverP2p(topic: string, parsed: ParsedTopic, payload: Buffer, qos: number): void {
-        if (parsed.kind !== 'p2p' || !parsed.clientId) return;
-        const target = connectedClients(this.aedes)[parsed.clientId];
-        if (!target || target.subscriptions[topic]) return;
+    private deliverP2p(topic: string, payload: Buffer, qos: number): void {
+        const clientId = this.codec.parse(topic)?.clientId;
+        const target = clientId ? connectedClients(this.aedes)[clientId] : undefined;
+        if (!target || subscribedTo(target, topic)) return;
         target.publish(packet(topic, payload, qos), noop);
     }
 
     private publish(topic: string, payload: Buffer, qos: number): void {
         this.aedes.publish(packet(topic, payload, qos) as never, noop);
     }
+}
+
+/** Does any of the client's subscriptions cover this topic (then it gets the message that way)? */
+function subscribedTo(client: ClientInternals, topic: string): boolean {
+    return Object.keys(client.subscriptions).some((filter) => topicMatches(filter, topic));
 }
 
 /** The identity the authentication hook attached to a client. */
