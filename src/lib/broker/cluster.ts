@@ -10,7 +10,7 @@
 import { randomUUID } from 'crypto';
 import type { FactChange, PolicyFacts } from './facts';
 import { BindResult, ClientBindings } from './bindings';
-import { guardPersistenceStreams } from './persistenceStreams';
+import { guardPersistence } from './persistenceGuards';
 
 const FACTS_TOPIC = '$IMS/facts';
 const KEYS = Object.freeze({
@@ -85,7 +85,7 @@ export class RedisCluster {
         // Deliver a whole offline queue at login, not the first 1 000 (aedes-persistence-redis's default).
         const persistence = new RedisPersistence({ conn: new Redis(url), maxSessionDelivery: 100000 });
         const cluster = new RedisCluster(url, redis, emitter, persistence);
-        guardPersistenceStreams(
+        guardPersistence(
             persistence,
             (error) => cluster.onError(error),
             () => cluster.closing,

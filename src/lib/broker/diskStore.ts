@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import type { BindingsState } from './bindings';
 import type { FactsState } from './facts';
-import { guardPersistenceStreams } from './persistenceStreams';
+import { guardPersistence } from './persistenceGuards';
 
 export const STATE_FORMAT = 1;
 
@@ -52,7 +52,7 @@ export class DiskStore {
         const db = new ClassicLevel(dir);
         await db.open();
         const store = new DiskStore(new AsyncLevelPersistence(db), db);
-        guardPersistenceStreams(
+        guardPersistence(
             store.persistence,
             (error) => store.onError(error),
             () => store.closing,
