@@ -375,16 +375,39 @@ for (const mode of ['single', 'cluster'])
         });
 
         describe("7. the broker's own topics", function () {
-            it('refuses $SYS, $share and $queue to ordinary accounts, grants $SYS to system accounts', async function () {
+            it('refuses $SYS and $queue to ordinary accounts, and $share of anything one may not read itself', async function () {
                 await start();
                 const alice = await as('Alice');
                 assert.deepStrictEqual(
-                    await grants(alice, ['$SYS/#', '$SYS/+/clients/connected', '$share/g/IMS/Alice/Inbox/#', '$queue/IMS/Alice/Inbox/#']),
-                    [128, 128, 128, 128],
+                    await grants(alice, [
+                        '$SYS/#',
+                        '$SYS/+/clients/connected',
+                        '$queue/IMS/Alice/Inbox/#',
+                        '$share/g/IMS/Bob/Inbox/#',
+                        '$share/+/IMS/Alice/Inbox/#',
+                        '$share/g',
+                    ]),
+                    [128, 128, 128, 128, 128, 128],
                 );
+                // Sharing one's own inbox among one's own devices is fine.
+                assert.deepStrictEqual(await grants(alice, ['$share/g/IMS/Alice/Inbox/#']), [1]);
                 const ops = await as('Ops');
                 assert.deepStrictEqual(await grants(ops, ['$SYS/#']), [1]);
                 assert.deepStrictEqual(await grants(ops, ['$share/g/IMS/Alice/Inbox/#']), [128]);
+            });
+
+            it("keeps each user's share groups apart: nobody takes half of another user's messages by picking the same name", async function () {
+                await start();
+                const alice = await as('Alice');
+                const bob = await as('Bob');
+                assert.deepStrictEqual(await grants(alice, '$share/feed/IMS/Carol'), [1]);
+                assert.deepStrictEqual(await grants(bob, '$share/feed/IMS/Carol'), [1]);
+                const carol = await as('Carol');
+                for (let i = 0; i < 10; i++)
+                    await carol.publishAsync('IMS/Carol', envelope({ type: 'moment', from: 'Carol', text: `m${i}` }), { qos: 1 });
+                await until(() => alice.received.length === 10 && bob.received.length === 10, 5000);
+                assert.strictEqual(alice.received.length, 10);
+                assert.strictEqual(bob.received.length, 10);
             });
         });
 

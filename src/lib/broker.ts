@@ -23,6 +23,7 @@ import { Listeners } from './broker/listeners';
 import { LoginThrottle } from './broker/loginThrottle';
 import { BrokerPolicy, CAPABILITIES_TOPIC } from './broker/policy';
 import { RedisCluster } from './broker/cluster';
+import { SharedSubscriptions } from './broker/sharedSubscriptions';
 import { identityOf, ServerDelivery } from './broker/serverDelivery';
 
 export type { BrokerAccount, Refusal } from './broker/context';
@@ -312,6 +313,8 @@ export class EmbeddedBroker extends EventEmitter {
         };
         installAuthentication(context);
         installAuthorization(context);
+        const cluster = this.cluster;
+        new SharedSubscriptions(this.aedes, cluster ? (group, message) => cluster.claim(group, message) : undefined).install();
         this.serverDelivery = context.delivery;
         const report = (): void => {
             this.emit('clients', this.aedes.connectedClients);

@@ -71,12 +71,18 @@ export function connectedClients(aedes: Aedes): Record<string, ClientInternals> 
 }
 
 /** The emitter every published message passes through (mqemitter, or mqemitter-redis in a cluster). */
+export interface EmittedMessage {
+    topic: string;
+    payload: Buffer | string;
+    qos?: number;
+    /** Which broker took the publish, and its counter there: together, the message's identity. */
+    brokerId?: string;
+    brokerCounter?: number;
+}
+
 export interface MessageEmitter {
-    on(
-        filter: string,
-        listener: (message: { topic: string; payload: Buffer | string; qos?: number }, done: () => void) => void,
-        done?: () => void,
-    ): unknown;
+    on(filter: string, listener: (message: EmittedMessage, done: () => void) => void, done?: () => void): unknown;
+    removeListener(filter: string, listener: (message: EmittedMessage, done: () => void) => void): unknown;
 }
 
 export function emitterOf(aedes: Aedes): MessageEmitter {
@@ -161,6 +167,7 @@ export function adapterProblems(aedes: Aedes, client: Client): string[] {
     const broker = aedes as unknown as Record<string, unknown>;
     expect(typeof broker.clients === 'object' && broker.clients !== null, 'aedes.clients');
     expect(typeof (broker.mq as Record<string, unknown> | undefined)?.on === 'function', 'aedes.mq.on');
+    expect(typeof (broker.mq as Record<string, unknown> | undefined)?.removeListener === 'function', 'aedes.mq.removeListener');
     const persistence = broker.persistence as Record<string, unknown> | undefined;
     expect(typeof persistence?.removeSubscriptions === 'function', 'aedes.persistence.removeSubscriptions');
     for (const fn of ['deliver0', 'deliverQoS', 'waitForDrain', 'publish', 'unsubscribe', 'close'])

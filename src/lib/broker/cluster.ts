@@ -18,11 +18,13 @@ const KEYS = Object.freeze({
     bindings: 'ims:bindings',
     persistent: 'ims:bindings:persistent',
     devices: (user: string) => `ims:devices:${user}`,
+    share: 'ims:share',
 });
 
 /** The few ioredis commands used here. */
 interface RedisClient {
     rpush(key: string, value: string): Promise<number>;
+    set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
     lrange(key: string, start: number, stop: number): Promise<string[]>;
     hsetnx(key: string, field: string, value: string): Promise<number>;
     hget(key: string, field: string): Promise<string | null>;
@@ -134,6 +136,12 @@ export class RedisCluster {
         } finally {
             done();
         }
+    }
+
+    /** A shared-subscription group's message goes to the instance that claims it first. */
+    async claim(group: string, messageKey: string): Promise<boolean> {
+        const key = `${KEYS.share}:${encodeURIComponent(group)}:${messageKey}`;
+        return (await this.redis.set(key, this.instanceId, 'PX', 60000, 'NX')) === 'OK';
     }
 
     /** Client ID bindings shared through Redis. */

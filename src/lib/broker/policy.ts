@@ -35,8 +35,18 @@ const refuse = (reason: string): Decision => ({ ok: false, reason });
 /** The only `$` topic a client may read: what the broker offers (see broker.ts). */
 export const CAPABILITIES_TOPIC = '$IMS/capabilities';
 
-/** Shared-subscription prefixes: a later aedes may serve them; they would bypass per-topic rules. */
-const SHARED_PREFIXES = ['$share/', '$queue/'];
+export const SHARE_PREFIX = '$share/';
+
+/** `$share/<group>/<filter>` split, or undefined when it is not a well-formed shared subscription. */
+export function parseShared(filter: string): { group: string; filter: string } | undefined {
+    if (!filter.startsWith(SHARE_PREFIX)) return undefined;
+    const rest = filter.slice(SHARE_PREFIX.length);
+    const slash = rest.indexOf('/');
+    const group = slash > 0 ? rest.slice(0, slash) : '';
+    const inner = rest.slice(slash + 1);
+    if (!group || /[+#]/.test(group) || slash < 0 || !inner) return undefined;
+    return { group, filter: inner };
+}
 
 export class BrokerPolicy {
     /** Parsed topics by name: delivery-time checks see the same few topics again and again. */
@@ -87,7 +97,11 @@ export class BrokerPolicy {
         const levels = filter.split('/');
         const first = levels[0];
         if (filter === CAPABILITIES_TOPIC) return ALLOW;
-        if (SHARED_PREFIXES.some((prefix) => filter.startsWith(prefix))) return refuse(`shared subscriptions (${filter}) are not offered`);
+        if (filter.startsWith(SHARE_PREFIX)) {
+            // One of the user's own group of devices takes each message: the filter inside must be readable as such.
+            const shared = parseShared(filter);
+            return shared ? this.canSubscribe(id, shared.filter) : refuse(`${filter} is not $share/<group>/<filter>`);
+        }
         if (first.startsWith('$')) {
             return id.system && first === '$SYS' ? ALLOW : refuse(`${filter} is reserved for the broker's system accounts`);
         }
