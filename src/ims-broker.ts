@@ -122,7 +122,9 @@ export = function register(RED: NodeAPI): void {
         };
         node.on('input', (msg: NodeMessage & { action?: string; payload?: unknown }, _send, done) => {
             const run = async (): Promise<void> => {
-                const broker = await brokerOrFail(msg.action === 'account' || msg.action === 'unblock' || msg.action === 'removeAccount');
+                const broker = await brokerOrFail(
+                    msg.action === 'account' || msg.action === 'unblock' || msg.action === 'removeAccount' || msg.action === 'removeDevice',
+                );
                 const body = (msg.payload ?? {}) as Record<string, unknown>;
                 if (msg.action === 'account') {
                     const [account] = parseAccounts(JSON.stringify([body]));
@@ -130,6 +132,9 @@ export = function register(RED: NodeAPI): void {
                 } else if (msg.action === 'removeAccount') {
                     if (typeof body.user !== 'string') throw new ImsError(RED._('ims-broker.errors.removeAccount'), 'IMS_CONFIG');
                     broker.removeAccount(body.user);
+                } else if (msg.action === 'removeDevice') {
+                    if (typeof body.clientId !== 'string') throw new ImsError(RED._('ims-broker.errors.removeDevice'), 'IMS_CONFIG');
+                    broker.removeDevice(body.clientId);
                 } else if (msg.action === 'vgroup') {
                     if (typeof body.name !== 'string' || !Array.isArray(body.members))
                         throw new ImsError(RED._('ims-broker.errors.vgroup'), 'IMS_CONFIG');

@@ -137,7 +137,7 @@ for (const mode of ['single', 'cluster'])
                 assert.ok(bob.connected);
             });
 
-            it('lets a user take over its own device (a reconnect) and frees a clean session ID when it closes', async function () {
+            it("lets a user take over its own device (a reconnect), and keeps a clean session's ID its own after it closes", async function () {
                 await start();
                 const first = await as('Alice', { clientId: 'GID_IMS@@@Alice_laptop' });
                 const second = await as('Alice', { clientId: 'GID_IMS@@@Alice_laptop' });
@@ -145,8 +145,13 @@ for (const mode of ['single', 'cluster'])
                 assert.ok(second.connected);
                 await second.endAsync();
                 await until(() => connectedCount() === 0);
-                // A clean session keeps nothing: once closed, its ID binds to whoever comes next.
-                const bob = await as('Bob', { clientId: 'GID_IMS@@@Alice_laptop' });
+                // Gone, but still Alice's device: nobody else may bind it (and read the p2p messages sent to it)...
+                assert.strictEqual(await refusedCode(url, 'Bob', PASSWORD.Bob, { clientId: 'GID_IMS@@@Alice_laptop' }), 2);
+                // ...until the flow removes the device.
+                assert.strictEqual(broker.removeDevice('GID_IMS@@@Alice_laptop'), true);
+                await until(() => other === undefined || other.removeDevice('GID_IMS@@@Alice_laptop') !== undefined);
+                const bob = await connectAs(url, 'Bob', PASSWORD.Bob, { clientId: 'GID_IMS@@@Alice_laptop' });
+                clients.push(bob);
                 assert.ok(bob.connected);
             });
         });
@@ -478,6 +483,7 @@ for (const mode of ['single', 'cluster'])
             });
 
             it('bounds the devices a user may bind', async function () {
+                singleOnly(this, 'each instance counts the devices it has seen');
                 await start({ limits: { devicesPerUser: 5 } });
                 for (let i = 0; i < 5; i++) await as('Alice', { clientId: `GID_IMS@@@Alice_d${i}`, clean: false });
                 assert.strictEqual(await refusedCode(url, 'Alice', PASSWORD.Alice, { clientId: 'GID_IMS@@@Alice_d5', clean: false }), 2);

@@ -10,7 +10,15 @@ import type { IncomingMessage } from 'http';
 import type { Duplex } from 'stream';
 import { ImsError } from './ids';
 import { CodecOptions, TopicCodec } from './topics';
-import { boundOutgoingQueue, connectedClients, internalsOf, limitPacketSize, persistenceOf } from './broker/aedesAdapter';
+import {
+    boundOutgoingQueue,
+    ClientInternals,
+    dropWill,
+    inspectPackets,
+    internalsOf,
+    limitPacketSize,
+    persistenceOf,
+} from './broker/aedesAdapter';
 import { installAuthentication } from './broker/authentication';
 import { installAuthorization } from './broker/authorization';
 import { ClientBindings } from './broker/bindings';
@@ -24,6 +32,7 @@ import { LoginThrottle } from './broker/loginThrottle';
 import { BrokerPolicy, CAPABILITIES_TOPIC } from './broker/policy';
 import { RedisCluster } from './broker/cluster';
 import { SharedSubscriptions } from './broker/sharedSubscriptions';
+import { guardPersistence } from './broker/persistenceGuards';
 import { identityOf, ServerDelivery } from './broker/serverDelivery';
 
 export type { BrokerAccount, Refusal } from './broker/context';
@@ -120,6 +129,10 @@ export class EmbeddedBroker extends EventEmitter {
     private readonly virtualGroups = new Map<string, string[]>();
     private readonly sockets: Listeners;
     private store: DiskStore | undefined;
+    /** Filters past a SUBSCRIBE's allowance, refused by authorizeSubscribe. */
+    private readonly excessFilters = new WeakSet<object>();
+    /** Refusals sent per user in the current window, and how many were held back. */
+    private readonly refusalWindow = new Map<string, { count: number; held: number; since: number }>();
     private serverDelivery: ServerDelivery | undefined;
 
     private constructor(
@@ -133,7 +146,12 @@ export class EmbeddedBroker extends EventEmitter {
         this.limits = resolveLimits(options.limits);
         if (security) {
             const facts = new PolicyFacts();
-            this.policy = new BrokerPolicy(this.codec, facts, { mqSemantics: security.mqSemantics });
+            const accounts = new Map(security.accounts.map((a) => [a.user, a]));
+            this.policy = new BrokerPolicy(this.codec, facts, {
+                mqSemantics: security.mqSemantics,
+                isAccount: (user) => accounts.has(user),
+                groupsPerUser: orUnlimited(this.limits.groupsPerUser),
+            });
             this.secured = {
                 policy: this.policy,
                 bindings: cluster
@@ -144,7 +162,8 @@ export class EmbeddedBroker extends EventEmitter {
                     perAddress: orUnlimited(this.limits.failedLoginsPerAddress),
                     maxDelayMs: 60000,
                 }),
-                accounts: new Map(security.accounts.map((a) => [a.user, a])),
+                accounts,
+                live: new Map(),
                 mqSemantics: security.mqSemantics === true,
                 groupIds: security.groupIds ?? ['GID_IMS'],
             };
@@ -156,6 +175,7 @@ export class EmbeddedBroker extends EventEmitter {
                 host: options.host || DEFAULT_HOST,
                 wsPort: options.wsPort,
                 wsPath: options.wsPath,
+                maxPacketBytes: orUnlimited(this.limits.maxPacketBytes),
                 connectionsPerAddress: this.limits.connectionsPerAddress,
             },
             (stream, req) => this.accept(stream, req),
@@ -179,6 +199,11 @@ export class EmbeddedBroker extends EventEmitter {
             ...(options.heartbeatIntervalMs ? { heartbeatInterval: options.heartbeatIntervalMs } : {}),
         } as never);
         const broker = new EmbeddedBroker(aedes, options, cluster);
+        guardPersistence(
+            persistenceOf(aedes),
+            (error) => broker.emit('storeError', error),
+            () => broker.closing,
+        );
         try {
             if (cluster) await broker.attachCluster(cluster);
             if (store) await broker.attachStore(store);
@@ -218,6 +243,16 @@ export class EmbeddedBroker extends EventEmitter {
         return removed;
     }
 
+    /** Frees a device's Client ID (its user no longer has it), so its user's device count drops and anyone may bind it. */
+    removeDevice(clientId: string): boolean {
+        const bindings = this.requireSecured().bindings;
+        const owner = bindings.ownerOf(clientId);
+        if (owner === undefined) return false;
+        for (const client of this.liveConnections(owner)) if (client.id === clientId) client.close();
+        bindings.forget(clientId);
+        return true;
+    }
+
     /** B unblocks A: A may follow B again. */
     unblock(blocker: string, blocked: string): void {
         this.requireSecured().policy.facts.unblock(blocker, blocked);
@@ -235,14 +270,17 @@ export class EmbeddedBroker extends EventEmitter {
         return this.aedes.connectedClients;
     }
 
+    /** True once close() began: the store's late errors are expected then. */
+    private closing = false;
+
     async close(): Promise<void> {
+        this.closing = true;
         const closing: Promise<unknown>[] = [this.sockets.close()];
         closing.push(new Promise<void>((resolve) => this.aedes.close(() => resolve())));
         await Promise.all(closing);
         // aedes leaves its persistence open; LevelDB locks its directory until it is closed.
         await this.store?.close();
         if (this.cluster) {
-            this.cluster.closing = true;
             await this.cluster.persistence.destroy().catch(() => undefined);
             await this.cluster.close();
         }
@@ -291,6 +329,7 @@ export class EmbeddedBroker extends EventEmitter {
     private installHooks(): void {
         const context: BrokerContext = {
             aedes: this.aedes,
+            excessFilters: this.excessFilters,
             codec: this.codec,
             limits: this.limits,
             delivery: new ServerDelivery(
@@ -313,8 +352,7 @@ export class EmbeddedBroker extends EventEmitter {
         };
         installAuthentication(context);
         installAuthorization(context);
-        const cluster = this.cluster;
-        new SharedSubscriptions(this.aedes, cluster ? (group, message) => cluster.claim(group, message) : undefined).install();
+        new SharedSubscriptions(this.aedes, this.cluster).install();
         this.serverDelivery = context.delivery;
         const report = (): void => {
             this.emit('clients', this.aedes.connectedClients);
@@ -338,6 +376,19 @@ export class EmbeddedBroker extends EventEmitter {
                 reason,
             });
         };
+        // More filters in one SUBSCRIBE than allowed: the rest are refused (SUBACK 0x80) without being
+        // looked at; ten times more is no client's batching but an attack, and closes the connection.
+        inspectPackets(client, (packet) => {
+            const subscriptions = packet.cmd === 'subscribe' ? packet.subscriptions : undefined;
+            if (!subscriptions || subscriptions.length <= limits.filtersPerSubscribe) return;
+            if (subscriptions.length > 10 * limits.filtersPerSubscribe) {
+                refuseLimit(`a SUBSCRIBE of ${subscriptions.length} filters (the limit is ${limits.filtersPerSubscribe} a packet)`);
+                packet.subscriptions = [];
+                client.conn.destroy();
+                return;
+            }
+            for (const sub of subscriptions.slice(limits.filtersPerSubscribe)) this.excessFilters.add(sub);
+        });
         limitPacketSize(
             client,
             () => orUnlimited(client.connected ? limits.maxPacketBytes : limits.maxConnectBytes),
@@ -362,26 +413,63 @@ export class EmbeddedBroker extends EventEmitter {
 
     /** Removes a user's subscriptions on every device, connected or not, live and in the stored session. */
     private unsubscribeUser(user: string, topics: string[]): void {
-        const clients = connectedClients(this.aedes);
         const persistence = persistenceOf(this.aedes);
-        for (const clientId of this.secured?.bindings.devicesOf(user) ?? []) {
-            const client = clients[clientId];
-            if (client) client.unsubscribe(topics, () => undefined);
+        const storeError = (error: Error): boolean => this.emit('storeError', error);
+        for (const client of this.liveConnections(user)) {
+            client.unsubscribe(topics, () => undefined);
             // A live unsubscribe made by the broker skips the persistence: remove the stored ones too.
-            if (!client || !client.clean) {
-                persistence.removeSubscriptions({ id: clientId }, topics).catch((error: Error) => this.store?.onError(error));
-            }
+            if (!client.clean) persistence.removeSubscriptions({ id: client.id }, topics).catch(storeError);
+        }
+        const live = new Set(this.liveConnections(user).map((c) => c.id));
+        for (const clientId of this.secured?.bindings.devicesOf(user) ?? []) {
+            if (!live.has(clientId)) persistence.removeSubscriptions({ id: clientId }, topics).catch(storeError);
         }
     }
 
+    /** Ends every open connection of a user, whatever its Client ID, without publishing their wills. */
     private disconnectUser(user: string): void {
-        const clients = connectedClients(this.aedes);
-        for (const clientId of this.secured?.bindings.devicesOf(user) ?? []) clients[clientId]?.close();
+        for (const client of this.liveConnections(user)) {
+            // Its will was admitted with the rights the account just lost.
+            dropWill(client);
+            client.close();
+        }
     }
 
-    private refuse(refusal: Refusal): void {
-        this.emit('refused', refusal);
+    private liveConnections(user: string): ClientInternals[] {
+        return [...(this.secured?.live.get(user) ?? [])];
     }
+
+    /**
+     * Reports a refusal on the 'refused' event, trimmed (topics and reasons may be an attacker's
+     * megabytes) and at most REFUSALS_PER_WINDOW per user per window; the rest are counted in the next one.
+     */
+    private refuse(refusal: Refusal): void {
+        const now = Date.now();
+        let window = this.refusalWindow.get(refusal.user);
+        if (!window || now - window.since > REFUSAL_WINDOW_MS) {
+            if (this.refusalWindow.size >= 10000) this.refusalWindow.clear();
+            window = { count: 0, held: window?.held ?? 0, since: now };
+            this.refusalWindow.set(refusal.user, window);
+        }
+        if (++window.count > REFUSALS_PER_WINDOW) {
+            window.held++;
+            return;
+        }
+        const trimmed: Refusal = { ...refusal, topic: trim(refusal.topic, 256), reason: trim(refusal.reason, 512) };
+        if (window.held > 0) {
+            trimmed.suppressed = window.held;
+            window.held = 0;
+        }
+        this.emit('refused', trimmed);
+    }
+}
+
+/** At most this many refusals per user per window reach the 'refused' event (and the node's output). */
+const REFUSALS_PER_WINDOW = 20;
+const REFUSAL_WINDOW_MS = 10000;
+
+function trim(text: string, max: number): string {
+    return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 function sameAccount(a: BrokerAccount, b: BrokerAccount): boolean {

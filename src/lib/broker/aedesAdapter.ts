@@ -24,8 +24,15 @@ interface Subscription {
 
 interface PacketParser {
     packet: { length: number };
+    prependListener(event: 'packet', listener: (packet: ParsedPacket) => void): unknown;
     _parseLength(): boolean;
     _emitError(error: Error): void;
+}
+
+/** A packet as the parser hands it to aedes. */
+export interface ParsedPacket {
+    cmd: string;
+    subscriptions?: { topic: string; qos: number }[];
 }
 
 interface WillPacket {
@@ -50,6 +57,8 @@ export interface ClientInternals {
     _parser: PacketParser;
     /** The will of a connection being authenticated (aedes stores `will` only after authentication). */
     _will: WillPacket | null;
+    /** The will aedes publishes when the connection ends without DISCONNECT. */
+    will: WillPacket | null;
     /** The last broker counter delivered per broker id: aedes's own duplicate check. */
     duplicates: Record<string, number>;
     publish(packet: object, done: (error?: Error) => void): void;
@@ -132,6 +141,11 @@ export function boundOutgoingQueue(client: ClientInternals, maxBytes: number, on
     };
 }
 
+/** Sees each packet a client sends before aedes handles it. */
+export function inspectPackets(client: ClientInternals, inspect: (packet: ParsedPacket) => void): void {
+    client._parser.prependListener('packet', inspect);
+}
+
 /** Replaces both delivery functions; must run before the client's subscriptions (restored or new) bind them. */
 export function wrapDelivery(client: ClientInternals, wrap: (deliver0: Deliver, deliverQoS: Deliver) => Deliver): void {
     const route = wrap(client.deliver0, client.deliverQoS);
@@ -152,9 +166,10 @@ export function isDuplicateCopy(client: ClientInternals, packet: DeliveredPacket
     );
 }
 
-/** Drops the will of a connection being authenticated, before aedes stores it. */
+/** Drops the will of a connection: before aedes stores it (authentication), or before a close publishes it. */
 export function dropWill(client: ClientInternals): void {
     client._will = null;
+    client.will = null;
 }
 
 /** What this adapter relies on that a given aedes client or broker lacks: empty when all is there. */
@@ -174,7 +189,8 @@ export function adapterProblems(aedes: Aedes, client: Client): string[] {
         expect(typeof c[fn] === 'function', `client.${fn}`);
     expect(typeof c.subscriptions === 'object' && c.subscriptions !== null, 'client.subscriptions');
     expect(typeof c.duplicates === 'object' && c.duplicates !== null, 'client.duplicates');
-    expect('_will' in c, 'client._will');
+    expect('_will' in c && 'will' in c, 'client._will, client.will');
+    expect(typeof (c._parser as Record<string, unknown> | undefined)?.prependListener === 'function', 'client._parser.prependListener');
     const conn = c.conn as Record<string, unknown> | undefined;
     expect(typeof conn?.writableLength === 'number', 'client.conn.writableLength');
     const parser = c._parser as Record<string, unknown> | undefined;

@@ -6,7 +6,7 @@
 import type { AuthenticateError, Client } from 'aedes' with { 'resolution-mode': 'import' };
 import { timingSafeEqual } from 'crypto';
 import { mqttClientIdProblem, parseClientId } from '../ids';
-import { dropWill, internalsOf, remoteAddressOf } from './aedesAdapter';
+import { ClientInternals, dropWill, internalsOf, remoteAddressOf } from './aedesAdapter';
 import type { BrokerContext, SecuredContext } from './context';
 import type { BrokerIdentity } from './policy';
 
@@ -39,10 +39,11 @@ export function installAuthentication(ctx: BrokerContext): void {
             if (open || (sameSecret(username ?? '', user ?? '') && sameSecret(secret, pass ?? ''))) return done(null, true);
             return fail(4, 'Bad user name or password');
         }
-        admit(secured, c, username, secret).then(
+        admit(ctx, secured, c, username, secret).then(
             (outcome) => {
                 if (!outcome.ok) return fail(outcome.code, outcome.reason);
                 c.ims = outcome.identity;
+                trackLive(secured, internalsOf(client), outcome.identity.user);
                 checkWill(ctx, secured, c, outcome.identity);
                 return done(null, true);
             },
@@ -53,10 +54,19 @@ export function installAuthentication(ctx: BrokerContext): void {
 
 type Admission = { ok: true; identity: BrokerIdentity } | { ok: false; code: ReturnCode; reason: string };
 
-async function admit(secured: SecuredContext, client: ImsClient, username: string | undefined, secret: string): Promise<Admission> {
+async function admit(
+    ctx: BrokerContext,
+    secured: SecuredContext,
+    client: ImsClient,
+    username: string | undefined,
+    secret: string,
+): Promise<Admission> {
     const user = username ?? '';
     const address = remoteAddressOf(internalsOf(client));
-    const wait = secured.throttle.waitFor(user, address);
+    // A device already bound to this user is not held back by failures elsewhere (someone guessing the
+    // user's password must not lock the owner out); its own address's back-off still applies.
+    const knownDevice = !client.imsAssignedId && secured.bindings.ownerOf(client.id) === user;
+    const wait = secured.throttle.waitFor(user, address, knownDevice);
     if (wait > 0) return { ok: false, code: 5, reason: `too many failed logins: retry in ${Math.ceil(wait / 1000)} s` };
     const account = user ? secured.accounts.get(user) : undefined;
     if (!account || !sameSecret(secret, account.password)) {
@@ -64,6 +74,10 @@ async function admit(secured: SecuredContext, client: ImsClient, username: strin
         return { ok: false, code: 4, reason: 'Bad user name or password' };
     }
     secured.throttle.succeeded(user);
+    const open = secured.live.get(account.user)?.size ?? 0;
+    if (open >= ctx.limits.connectionsPerUser) {
+        return { ok: false, code: 5, reason: `${account.user} already has ${open} connections open (the limit)` };
+    }
     const rules = secured.policy.codec.rules;
     if (!client.imsAssignedId) {
         const problem = mqttClientIdProblem(client.id, rules);
@@ -89,6 +103,17 @@ async function admit(secured: SecuredContext, client: ImsClient, username: strin
     return { ok: true, identity: identityFor(account, client.id) };
 }
 
+/** Keeps the connection in the user's set of open connections until its socket closes. */
+function trackLive(secured: SecuredContext, client: ClientInternals, user: string): void {
+    let open = secured.live.get(user);
+    if (!open) secured.live.set(user, (open = new Set()));
+    open.add(client);
+    client.conn.once('close', () => {
+        open?.delete(client);
+        if (open?.size === 0 && secured.live.get(user) === open) secured.live.delete(user);
+    });
+}
+
 export function identityFor(
     account: { user: string; system?: boolean; attributes?: Record<string, string> },
     clientId: string,
@@ -105,7 +130,7 @@ function checkWill(ctx: BrokerContext, secured: SecuredContext, client: ImsClien
     const decision = secured.policy.canPublish(identity, will.topic, payload);
     const reason = !decision.ok
         ? decision.reason
-        : will.retain && !secured.policy.mayRetain(will.topic)
+        : will.retain && !secured.policy.mayRetain(identity, will.topic)
           ? 'only presence may be a retained will'
           : '';
     if (!reason) return;

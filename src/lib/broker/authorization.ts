@@ -9,11 +9,15 @@ import type { BrokerContext, SecuredContext } from './context';
 import { identityFor } from './authentication';
 import { CAPABILITIES_TOPIC, type BrokerIdentity } from './policy';
 import { identityOf } from './serverDelivery';
+import { grantedSubscriptions } from './grants';
 
 /** Where a refused publish goes: acknowledged and delivered to nobody. */
 export const DROPPED = '$IMS/dropped';
 
 type Packet = PublishPacket & { clientId?: string };
+
+/** Subscriptions granted in a SUBSCRIBE that aedes has not added to the client yet. */
+const pendingGrants = new WeakMap<object, number>();
 
 export function installAuthorization(ctx: BrokerContext): void {
     const { aedes } = ctx;
@@ -23,22 +27,35 @@ export function installAuthorization(ctx: BrokerContext): void {
         if (!secured) return done(null, sub.topic.startsWith('$IMS') ? null : sub);
         const identity = identityOf(client);
         if (!identity) return done(null, null);
-        const held = Object.keys(internalsOf(client as Client).subscriptions).length;
-        const reason =
-            held >= ctx.limits.subscriptionsPerClient && !internalsOf(client as Client).subscriptions[sub.topic]
-                ? `${identity.clientId} already holds ${held} subscriptions (the limit)`
-                : refusalOf(secured.policy.canSubscribe(identity, sub.topic));
-        if (!reason) return done(null, sub);
+        const internals = internalsOf(client as Client);
+        // Filters granted earlier in the same SUBSCRIBE are not added yet: they count too.
+        const held = Object.keys(internals.subscriptions).length + (pendingGrants.get(internals) ?? 0);
+        const reason = ctx.excessFilters.has(sub)
+            ? `more than ${ctx.limits.filtersPerSubscribe} filters in one SUBSCRIBE`
+            : held >= ctx.limits.subscriptionsPerClient && !internals.subscriptions[sub.topic]
+              ? `${identity.clientId} already holds ${held} subscriptions (the limit)`
+              : refusalOf(secured.policy.canSubscribe(identity, sub.topic));
+        if (!reason) {
+            grantedSubscriptions.add(sub);
+            pendingGrants.set(internals, (pendingGrants.get(internals) ?? 0) + 1);
+            return done(null, sub);
+        }
         ctx.refuse({ user: identity.user, clientId: identity.clientId, action: 'subscribe', topic: sub.topic, reason });
         return done(null, null); // SUBACK 0x80, the connection stays up
     };
+    // Once a SUBSCRIBE (or a restored session) is in place, its grants are in client.subscriptions.
+    const settled = (client: Client | null): void => {
+        if (client) pendingGrants.delete(internalsOf(client));
+    };
+    aedes.on('subscribe', (_subs, client) => settled(client));
+    aedes.on('clientReady', settled);
     aedes.authorizePublish = (client, packet, done) => {
         if (packet.topic.startsWith('$SYS') || packet.topic.startsWith('$IMS')) return done(new Error(`${packet.topic} is reserved`));
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''));
         const secured = ctx.secured;
         if (!secured) {
             // An open broker: no identity to check; the layout's extras still apply (not to a stored will).
-            if (client) serverSideDelivery(ctx, packet as Packet, undefined, payload);
+            if (client) serverSideDelivery(ctx, packet as Packet, undefined, payload, true);
             return done(null);
         }
         const identity = identityOf(client) ?? (client ? undefined : willOwner(secured, packet as Packet));
@@ -60,10 +77,10 @@ export function installAuthorization(ctx: BrokerContext): void {
             drop(packet);
             return done(null);
         }
-        if (packet.retain && !secured.policy.mayRetain(packet.topic, parsed)) packet.retain = false;
+        if (packet.retain && !secured.policy.mayRetain(identity, packet.topic, parsed)) packet.retain = false;
         const effect = secured.policy.observe(identity, packet.topic, payload, parsed);
         if (effect.unsubscribe) ctx.unsubscribeUser(effect.unsubscribe.user, effect.unsubscribe.topics);
-        serverSideDelivery(ctx, packet as Packet, identity.user, payload);
+        serverSideDelivery(ctx, packet as Packet, identity.user, payload, identity.system);
         return done(null);
     };
     aedes.authorizeForward = (client, packet) => {
@@ -82,12 +99,12 @@ function willOwner(secured: SecuredContext, packet: Packet): BrokerIdentity | un
 }
 
 /** Virtual groups: one publish, expanded here into each member's inbox. */
-function serverSideDelivery(ctx: BrokerContext, packet: Packet, sender: string | undefined, payload: Buffer): void {
+function serverSideDelivery(ctx: BrokerContext, packet: Packet, sender: string | undefined, payload: Buffer, system: boolean): void {
     const parsed = ctx.secured ? ctx.secured.policy.parse(packet.topic) : ctx.codec.parse(packet.topic);
     if (!parsed) return;
     if (parsed.kind === 'vgroup' && parsed.from && parsed.group) {
         const from = sender ?? parsed.from;
-        const result = ctx.delivery.expandVirtualGroup(from, parsed, payload, packet.qos);
+        const result = ctx.delivery.expandVirtualGroup(from, parsed, payload, packet.qos, system);
         if (result.ok) ctx.virtualGroupExpanded({ sender: from, name: parsed.group, members: result.members });
         else ctx.refuse({ user: from, clientId: packet.clientId ?? '', action: 'limit', topic: packet.topic, reason: result.reason });
         drop(packet); // members get it in their inboxes; the list itself goes nowhere

@@ -7,23 +7,22 @@
 // Client ID bindings are claimed atomically in Redis (HSETNX), so two instances never bind one ID to
 // two users. The Redis packages are optional dependencies: only cluster mode loads them.
 
-import { randomUUID } from 'crypto';
+import { createHash, randomUUID } from 'crypto';
 import type { FactChange, PolicyFacts } from './facts';
 import { BindResult, ClientBindings } from './bindings';
-import { guardPersistence } from './persistenceGuards';
 
 const FACTS_TOPIC = '$IMS/facts';
 const KEYS = Object.freeze({
     log: 'ims:facts:log',
     bindings: 'ims:bindings',
     persistent: 'ims:bindings:persistent',
-    devices: (user: string) => `ims:devices:${user}`,
     share: 'ims:share',
 });
 
 /** The few ioredis commands used here. */
 interface RedisClient {
     rpush(key: string, value: string): Promise<number>;
+    hset(key: string, field: string, value: string): Promise<number>;
     set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
     lrange(key: string, start: number, stop: number): Promise<string[]>;
     hsetnx(key: string, field: string, value: string): Promise<number>;
@@ -32,7 +31,6 @@ interface RedisClient {
     hdel(key: string, field: string): Promise<number>;
     sadd(key: string, member: string): Promise<number>;
     srem(key: string, member: string): Promise<number>;
-    scard(key: string): Promise<number>;
     smembers(key: string): Promise<string[]>;
     quit(): Promise<unknown>;
     on(event: 'error', listener: (error: Error) => void): unknown;
@@ -42,6 +40,16 @@ interface Emitter {
     on(topic: string, listener: (packet: { payload: Buffer | string }, done: () => void) => void, done?: () => void): unknown;
     emit(packet: { topic: string; payload: Buffer; qos: number; retain: boolean }, done?: (error?: Error) => void): unknown;
     close(done: () => void): unknown;
+}
+
+/** How long another instance waits before claiming a message that hashes to a live peer. */
+const SHARE_FALLBACK_MS = 250;
+/** An instance stays listed as having members this long after its last refresh. */
+const SHARER_TTL_MS = 6000;
+
+/** Rendezvous (highest random weight) hashing: each instance's score for a message. */
+function rendezvous(instance: string, messageKey: string): number {
+    return createHash('sha1').update(`${instance}|${messageKey}`).digest().readUInt32BE(0);
 }
 
 interface LoggedChange {
@@ -57,7 +65,9 @@ export class RedisCluster {
     private loadedIds: Set<string> | undefined = new Set();
     private buffered: LoggedChange[] | undefined = [];
     private facts: PolicyFacts | undefined;
-    closing = false;
+    /** Shared-subscription groups with members here: the timer that keeps this instance listed. */
+    private readonly sharing = new Map<string, NodeJS.Timeout>();
+    private readonly sharers = new Map<string, { at: number; instances: string[] }>();
 
     private constructor(
         readonly url: string,
@@ -87,11 +97,6 @@ export class RedisCluster {
         // Deliver a whole offline queue at login, not the first 1 000 (aedes-persistence-redis's default).
         const persistence = new RedisPersistence({ conn: new Redis(url), maxSessionDelivery: 100000 });
         const cluster = new RedisCluster(url, redis, emitter, persistence);
-        guardPersistence(
-            persistence,
-            (error) => cluster.onError(error),
-            () => cluster.closing,
-        );
         return cluster;
     }
 
@@ -138,10 +143,56 @@ export class RedisCluster {
         }
     }
 
-    /** A shared-subscription group's message goes to the instance that claims it first. */
+    /**
+     * Which instance delivers a shared-subscription group's message: every instance with members claims
+     * it (SET NX, so exactly one wins). The instances with members are listed in Redis, and the one the
+     * message hashes to (rendezvous hashing) claims at once, the others after a moment, in case it died:
+     * the load spreads evenly, and a dead instance costs a short delay, not lost messages.
+     */
     async claim(group: string, messageKey: string): Promise<boolean> {
+        const sharers = await this.sharersOf(group);
+        const owner = sharers.reduce<[string, number]>(
+            (best, instance) => {
+                const score = rendezvous(instance, messageKey);
+                return score > best[1] ? [instance, score] : best;
+            },
+            ['', -1],
+        )[0];
+        if (owner !== this.instanceId && sharers.includes(owner)) await new Promise((resolve) => setTimeout(resolve, SHARE_FALLBACK_MS));
         const key = `${KEYS.share}:${encodeURIComponent(group)}:${messageKey}`;
         return (await this.redis.set(key, this.instanceId, 'PX', 60000, 'NX')) === 'OK';
+    }
+
+    /** This instance has (or no longer has) members of a shared-subscription group. */
+    shareActive(group: string, active: boolean): void {
+        const key = `${KEYS.share}:members:${encodeURIComponent(group)}`;
+        const refresh = (): void => {
+            this.redis.hset(key, this.instanceId, String(Date.now() + SHARER_TTL_MS)).catch((error: Error) => this.onError(error));
+        };
+        clearInterval(this.sharing.get(group));
+        this.sharing.delete(group);
+        this.sharers.delete(group);
+        if (active) {
+            refresh();
+            const timer = setInterval(refresh, SHARER_TTL_MS / 3);
+            timer.unref();
+            this.sharing.set(group, timer);
+        } else {
+            this.redis.hdel(key, this.instanceId).catch((error: Error) => this.onError(error));
+        }
+    }
+
+    /** The instances with members of a group, read from Redis at most once a second. */
+    private async sharersOf(group: string): Promise<string[]> {
+        const cached = this.sharers.get(group);
+        if (cached && Date.now() - cached.at < 1000) return cached.instances;
+        const entries = await this.redis.hgetall(`${KEYS.share}:members:${encodeURIComponent(group)}`);
+        const now = Date.now();
+        const instances = Object.entries(entries)
+            .filter(([, until]) => Number(until) > now)
+            .map(([instance]) => instance);
+        this.sharers.set(group, { at: now, instances });
+        return instances;
     }
 
     /** Client ID bindings shared through Redis. */
@@ -156,7 +207,7 @@ export class RedisCluster {
     }
 
     async close(): Promise<void> {
-        this.closing = true;
+        for (const group of [...this.sharing.keys()]) this.shareActive(group, false);
         await new Promise<void>((resolve) => this.emitter.close(resolve));
         await this.redis.quit().catch(() => undefined);
     }
@@ -181,23 +232,19 @@ export class SharedBindings extends ClientBindings {
             const claimed = await this.redis.hsetnx(KEYS.bindings, clientId, user);
             const owner = claimed ? user : await this.redis.hget(KEYS.bindings, clientId);
             if (owner !== null && owner !== user) return { ok: false, reason: `Client ID ${clientId} belongs to another user` };
-            if (claimed) {
-                await this.redis.sadd(KEYS.devices(user), clientId);
-                if ((await this.redis.scard(KEYS.devices(user))) > this.maxDevicesPerUser) {
-                    await this.redis.hdel(KEYS.bindings, clientId);
-                    await this.redis.srem(KEYS.devices(user), clientId);
-                    return { ok: false, reason: `${user} already has ${this.maxDevicesPerUser} devices (the limit); remove one first` };
-                }
-            }
         }
+        // The device limit is counted by each instance (its own view of the user's devices).
         const result = this.bind(clientId, user, persistent);
-        if (result.ok && persistent) this.redis.sadd(KEYS.persistent, clientId).catch(this.fail);
+        if (!result.ok) {
+            if (this.ownerOf(clientId) === undefined) this.redis.hdel(KEYS.bindings, clientId).catch(this.fail);
+            return result;
+        }
+        if (persistent) this.redis.sadd(KEYS.persistent, clientId).catch(this.fail);
         return result;
     }
 
-    protected override forgotten(clientId: string, owner: string): void {
+    protected override forgotten(clientId: string): void {
         this.redis.hdel(KEYS.bindings, clientId).catch(this.fail);
-        this.redis.srem(KEYS.devices(owner), clientId).catch(this.fail);
         this.redis.srem(KEYS.persistent, clientId).catch(this.fail);
     }
 }

@@ -5,6 +5,7 @@ import type { Aedes } from 'aedes' with { 'resolution-mode': 'import' };
 import type { TopicCodec } from '../topics';
 import type { ClientBindings } from './bindings';
 import type { BrokerLimits } from './limits';
+import type { ClientInternals } from './aedesAdapter';
 import type { LoginThrottle } from './loginThrottle';
 import type { BrokerPolicy } from './policy';
 import type { ServerDelivery } from './serverDelivery';
@@ -23,12 +24,16 @@ export interface Refusal {
     action: 'connect' | 'publish' | 'subscribe' | 'will' | 'limit' | 'store';
     topic: string;
     reason: string;
+    /** How many refusals of this user were held back before this one (at most 20 per 10 s are reported). */
+    suppressed?: number;
 }
 
 /** The security part, present only when the IM rules are enforced. */
 export interface SecuredContext {
     policy: BrokerPolicy;
     bindings: ClientBindings;
+    /** Every open connection of each user, whatever its Client ID (an account change ends them all). */
+    live: Map<string, Set<ClientInternals>>;
     throttle: LoginThrottle;
     accounts: Map<string, BrokerAccount>;
     mqSemantics: boolean;
@@ -37,6 +42,8 @@ export interface SecuredContext {
 
 export interface BrokerContext {
     aedes: Aedes;
+    /** Subscriptions beyond a SUBSCRIBE packet's allowance (filtersPerSubscribe): refused. */
+    excessFilters: WeakSet<object>;
     codec: TopicCodec;
     limits: BrokerLimits;
     delivery: ServerDelivery;

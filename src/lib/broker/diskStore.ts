@@ -5,7 +5,6 @@
 import * as fs from 'fs';
 import type { BindingsState } from './bindings';
 import type { FactsState } from './facts';
-import { guardPersistence } from './persistenceGuards';
 
 export const STATE_FORMAT = 1;
 
@@ -52,16 +51,8 @@ export class DiskStore {
         const db = new ClassicLevel(dir);
         await db.open();
         const store = new DiskStore(new AsyncLevelPersistence(db), db);
-        guardPersistence(
-            store.persistence,
-            (error) => store.onError(error),
-            () => store.closing,
-        );
         return store;
     }
-
-    /** True once close() began: errors of streams still reading are expected then. */
-    closing = false;
 
     /** The saved state; a document from before versions (the facts alone) is read as format 0. */
     async loadState(): Promise<BrokerState | undefined> {
@@ -96,7 +87,6 @@ export class DiskStore {
     }
 
     async close(): Promise<void> {
-        this.closing = true;
         await this.saving;
         await this.persistence.destroy();
     }

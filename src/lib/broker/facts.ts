@@ -43,6 +43,8 @@ export class PolicyFacts {
     private readonly requests = new Map<string, Set<string>>();
     private readonly groups = new Map<string, GroupState>();
     private readonly virtualGroups = new Map<string, string[]>();
+    /** user → groups it is a member of, for the groups-per-user limit */
+    private readonly memberships = new Map<string, Set<string>>();
 
     /** Called after each change made here (not for changes applied from elsewhere), so a store can save or share it. */
     onChange: (change: FactChange) => void = () => undefined;
@@ -72,6 +74,15 @@ export class PolicyFacts {
 
     friendsOf(user: string): string[] {
         return [...(this.friends.get(user) ?? [])].sort();
+    }
+
+    groupExists(group: string): boolean {
+        return this.groups.has(group);
+    }
+
+    /** How many groups `user` is a member of. */
+    groupsOf(user: string): number {
+        return this.memberships.get(user)?.size ?? 0;
     }
 
     isMember(group: string, user: string): boolean {
@@ -127,12 +138,17 @@ export class PolicyFacts {
                 }
                 break;
             case 'create':
-                if (!this.groups.has(change.group)) this.groups.set(change.group, { members: new Set([change.user]), invited: new Set() });
+                if (!this.groups.has(change.group)) {
+                    this.groups.set(change.group, { members: new Set([change.user]), invited: new Set() });
+                    setOf(this.memberships, change.user).add(change.group);
+                }
                 break;
             case 'join': {
                 const state = this.groups.get(change.group);
-                state?.invited.delete(change.user);
-                state?.members.add(change.user);
+                if (!state) break;
+                state.invited.delete(change.user);
+                state.members.add(change.user);
+                setOf(this.memberships, change.user).add(change.group);
                 break;
             }
             case 'invite':
@@ -140,6 +156,7 @@ export class PolicyFacts {
                 break;
             case 'leave':
                 this.groups.get(change.group)?.members.delete(change.user);
+                this.memberships.get(change.user)?.delete(change.group);
                 break;
             case 'vgroup':
                 this.virtualGroups.set(change.name, change.members);

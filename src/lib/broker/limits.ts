@@ -10,6 +10,12 @@ export interface BrokerLimits {
     maxQueuedBytes: number;
     /** Subscriptions one connection may hold. */
     subscriptionsPerClient: number;
+    /** Topic filters in one SUBSCRIBE packet; the rest of the packet is refused (SUBACK 0x80). */
+    filtersPerSubscribe: number;
+    /** Connections one user may hold at once, whatever their Client IDs. */
+    connectionsPerUser: number;
+    /** Groups one user may be a member of (creating one more is refused). */
+    groupsPerUser: number;
     /** Client IDs (devices) one user may have bound. */
     devicesPerUser: number;
     /** Members one virtual-group publish may name or reach. */
@@ -28,6 +34,9 @@ export const DEFAULT_LIMITS: Readonly<BrokerLimits> = Object.freeze({
     maxConnectBytes: 64 * 1024,
     maxQueuedBytes: 4 * 1024 * 1024,
     subscriptionsPerClient: 5000,
+    filtersPerSubscribe: 100,
+    connectionsPerUser: 20,
+    groupsPerUser: 1000,
     devicesPerUser: 50,
     membersPerVirtualGroup: 10000,
     failedLoginsPerUser: 10,

@@ -18,6 +18,8 @@ export interface ListenerOptions {
     wsPath?: string;
     /** Connections one address may hold at once; 0 for no limit. */
     connectionsPerAddress: number;
+    /** The largest MQTT packet: a WebSocket frame may carry no more (ws would buffer 100 MiB by default). */
+    maxPacketBytes: number;
 }
 
 /** Hands an accepted connection to the broker. */
@@ -54,7 +56,8 @@ export class Listeners {
             const http = createHttpServer();
             this.http = http;
             this.track(http); // the WebSocket server takes it from here
-            this.wss = new WebSocketServer({ server: http, path: this.options.wsPath || '/mqtt' });
+            const maxPayload = Number.isFinite(this.options.maxPacketBytes) ? this.options.maxPacketBytes + 16 : undefined;
+            this.wss = new WebSocketServer({ server: http, path: this.options.wsPath || '/mqtt', maxPayload });
             this.wss.on('connection', (ws, req) => this.handle(createWebSocketStream(ws), req));
             await listenWithRetry(http, this.options.wsPort, host);
         }

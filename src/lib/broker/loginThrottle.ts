@@ -32,10 +32,17 @@ export class LoginThrottle {
         private readonly now: () => number = Date.now,
     ) {}
 
-    /** How long this attempt must wait (0: go ahead and check the password). */
-    waitFor(user: string, address: string): number {
+    /**
+     * How long this attempt must wait (0: go ahead and check the password). A user's back-off holds back
+     * only addresses that failed themselves (and not the user's own bound device), so guesses from
+     * elsewhere cannot lock the owner out; the address's own back-off always applies.
+     */
+    waitFor(user: string, address: string, ownDevice = false): number {
         const now = this.now();
-        return Math.max(0, this.blockedUntil(`u:${user}`, now), this.blockedUntil(`a:${address}`, now));
+        const addressWait = this.blockedUntil(`a:${address}`, now);
+        const addressFailed = this.records.has(`a:${address}`);
+        const userWait = ownDevice || !addressFailed ? 0 : this.blockedUntil(`u:${user}`, now);
+        return Math.max(addressWait, userWait);
     }
 
     failed(user: string, address: string): void {

@@ -4,11 +4,15 @@
 //   listening: an uncaught exception that takes Node-RED down. Each stream gets a handler, and such
 //   errors are reported only while the store is open.
 // - aedes-persistence-redis 12 returns async generators, not streams: they are wrapped in Readable.from.
-// - aedes stores a SUBSCRIBE once per topic, each time with the packet's whole list; the Redis
-//   persistence waits for its own broadcast keyed by client and first topic, so the second identical
-//   call replaced the first one's waiter and the SUBACK never came. Identical concurrent calls share one.
+// - aedes stores a SUBSCRIBE once per topic, each time with the packet's whole list, refused filters
+//   included: n² writes for n filters (seconds of a stalled event loop for a few hundred), refused
+//   filters kept in the session, and on Redis a hang (the persistence waits for its own broadcast keyed
+//   by client and first topic, so the second identical call replaced the first one's waiter). Here the
+//   calls for one list share one store, made once the packet's filters are all authorized, of the
+//   granted ones only.
 
 import { Readable } from 'stream';
+import { grantedSubscriptions } from './grants';
 
 const STREAMS = ['createRetainedStreamCombi', 'createRetainedStream', 'outgoingStream'];
 
@@ -26,23 +30,31 @@ export function guardPersistence(persistence: object, onError: (error: Error) =>
             return stream;
         };
     }
-    shareIdenticalCalls(methods, 'addSubscriptions');
-    shareIdenticalCalls(methods, 'removeSubscriptions');
+    shareIdenticalCalls(methods, 'addSubscriptions', (list) => (list as object[]).filter((sub) => grantedSubscriptions.has(sub)));
+    shareIdenticalCalls(methods, 'removeSubscriptions', (list) => list);
 }
 
-/** Concurrent calls for the same client with the very same list share one promise. */
-function shareIdenticalCalls(methods: Record<string, unknown>, name: string): void {
+/**
+ * Calls for the same client with the very same list share one promise; the call itself waits a turn
+ * (the packet's other filters are authorized meanwhile) and passes `select(list)`.
+ */
+function shareIdenticalCalls(methods: Record<string, unknown>, name: string, select: (list: unknown[]) => unknown[]): void {
     const original = methods[name];
     if (typeof original !== 'function') return;
     const inFlight = new WeakMap<object, Map<string, Promise<unknown>>>();
     methods[name] = (client: { id: string }, list: unknown): Promise<unknown> => {
         const call = (): Promise<unknown> => Promise.resolve((original as (c: unknown, l: unknown) => unknown).call(methods, client, list));
-        if (typeof list !== 'object' || list === null) return call();
+        if (!Array.isArray(list)) return call();
         let byClient = inFlight.get(list);
         if (!byClient) inFlight.set(list, (byClient = new Map()));
         const running = byClient.get(client.id);
         if (running) return running;
-        const promise = call().finally(() => byClient?.delete(client.id));
+        const promise = new Promise<void>((resolve) => setImmediate(resolve))
+            .then(() => {
+                const selected = select(list);
+                return selected.length > 0 ? (original as (c: unknown, l: unknown) => unknown).call(methods, client, selected) : undefined;
+            })
+            .finally(() => byClient?.delete(client.id));
         byClient.set(client.id, promise);
         return promise;
     };

@@ -48,6 +48,8 @@ export function parseShared(filter: string): { group: string; filter: string } |
     return { group, filter: inner };
 }
 
+const MAX_CACHED_TOPIC = 256;
+
 export class BrokerPolicy {
     /** Parsed topics by name: delivery-time checks see the same few topics again and again. */
     private readonly parsedCache = new Map<string, ParsedTopic | null>();
@@ -55,8 +57,13 @@ export class BrokerPolicy {
     constructor(
         readonly codec: TopicCodec,
         readonly facts: PolicyFacts,
-        private readonly options: { mqSemantics?: boolean } = {},
+        private readonly options: { mqSemantics?: boolean; isAccount?: (user: string) => boolean; groupsPerUser?: number } = {},
     ) {}
+
+    /** Facts are learned only about users that exist: made-up names would grow the store for nothing. */
+    private isAccount(user: string | undefined): boolean {
+        return user !== undefined && (this.options.isAccount?.(user) ?? true);
+    }
 
     /** `parsed`: the topic as the caller already parsed it (the broker parses each publish once). */
     canPublish(id: BrokerIdentity, topic: string, payload?: Buffer, parsed: ParsedTopic | null = this.parse(topic)): Decision {
@@ -87,9 +94,12 @@ export class BrokerPolicy {
         }
     }
 
-    /** Only presence is kept as a retained message; anything else under the parent topic is delivered live only. */
-    mayRetain(topic: string, parsed: ParsedTopic | null = this.parse(topic)): boolean {
-        return firstLevel(topic) !== this.codec.parentTopic || parsed?.kind === 'presence';
+    /**
+     * Only presence is kept as a retained message under the parent topic; outside it, only system
+     * accounts may retain (anyone else could fill the broker's store with retained messages).
+     */
+    mayRetain(id: BrokerIdentity, topic: string, parsed: ParsedTopic | null = this.parse(topic)): boolean {
+        return firstLevel(topic) === this.codec.parentTopic ? parsed?.kind === 'presence' : id.system;
     }
 
     canSubscribe(id: BrokerIdentity, filter: string): Decision {
@@ -173,11 +183,11 @@ export class BrokerPolicy {
         switch (parsed.kind) {
             case 'unsub': {
                 const blocked = parsed.to as string;
-                if (blocked === id.user || !this.facts.block(id.user, blocked)) return {};
+                if (blocked === id.user || !this.isAccount(blocked) || !this.facts.block(id.user, blocked)) return {};
                 return { unsubscribe: { user: blocked, topics: [this.codec.moments(id.user), this.codec.presence(id.user)] } };
             }
             case 'friend.request':
-                this.facts.requestFriend(id.user, parsed.to as string);
+                if (this.isAccount(parsed.to)) this.facts.requestFriend(id.user, parsed.to as string);
                 return {};
             case 'friend.response': {
                 // A friendship needs a request the broker saw: an unsolicited "accepted" creates nothing.
@@ -187,7 +197,12 @@ export class BrokerPolicy {
             }
             case 'group.invite': {
                 const group = this.read(payload, parsed)?.data?.group;
-                if (typeof group === 'string' && this.codec.isId('group', group) && this.facts.isMember(group, id.user)) {
+                if (
+                    typeof group === 'string' &&
+                    this.codec.isId('group', group) &&
+                    this.facts.isMember(group, id.user) &&
+                    this.isAccount(parsed.to)
+                ) {
                     this.facts.invite(group, parsed.to as string);
                 }
                 return {};
@@ -203,6 +218,8 @@ export class BrokerPolicy {
     }
 
     parse(topic: string): ParsedTopic | null {
+        // Only topics of a plausible length are cached: made-up long ones would hold memory for nothing.
+        if (topic.length > MAX_CACHED_TOPIC) return this.codec.parse(topic);
         let parsed = this.parsedCache.get(topic);
         if (parsed === undefined) {
             parsed = this.codec.parse(topic);
@@ -217,6 +234,10 @@ export class BrokerPolicy {
         const P = this.codec.parentTopic;
         if (!(rest.length === 1 && (rest[0] === '#' || rest[0] === '+' || this.codec.isId('user', rest[0])))) {
             return refuse(`subscribe ${P}/${group}/# to follow ${group}`);
+        }
+        const limit = this.options.groupsPerUser ?? Number.POSITIVE_INFINITY;
+        if (!this.facts.groupExists(group) && this.facts.groupsOf(id.user) >= limit) {
+            return refuse(`${id.user} is already in ${limit} groups (the limit): leave one to create ${group}`);
         }
         return this.facts.enterGroup(group, id.user) ? ALLOW : refuse(`${id.user} is not a member of ${group} and was not invited`);
     }

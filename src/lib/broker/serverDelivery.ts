@@ -30,7 +30,7 @@ export class ServerDelivery {
     ) {}
 
     /** One greeting, delivered as P/<member>/Inbox/Chat/<sender> to each member, as if sent one by one. */
-    expandVirtualGroup(sender: string, parsed: ParsedTopic, payload: Buffer, qos: number): ExpansionResult {
+    expandVirtualGroup(sender: string, parsed: ParsedTopic, payload: Buffer, qos: number, system = false): ExpansionResult {
         // Read as the clients read it: data.members of an envelope, or members of bare JSON.
         let listed: string[] | undefined;
         let delivered = payload;
@@ -48,7 +48,10 @@ export class ServerDelivery {
             // not a valid message: delivered as it came; receivers judge it as they would any chat
         }
         const name = parsed.group as string;
-        const members = [...new Set(listed ?? this.groups.named(name) ?? (name === 'friends' ? this.groups.friendsOf(sender) : []))];
+        const named = listed ? undefined : this.groups.named(name);
+        // A group the flow named is greeted by its members (and system accounts), not by anyone who knows its name.
+        if (named && !named.includes(sender) && !system) return { ok: false, reason: `${sender} is not in the virtual group ${name}` };
+        const members = [...new Set(listed ?? named ?? (name === 'friends' ? this.groups.friendsOf(sender) : []))];
         if (members.length > this.maxMembers) {
             return { ok: false, reason: `a virtual-group publish may reach ${this.maxMembers} members; this one names ${members.length}` };
         }

@@ -2,8 +2,8 @@
 // matching the filter goes to one member of the group, so several instances of one bot answer each
 // message once. A group belongs to one user (two users choosing the same name never split each
 // other's messages); on an open broker, to everyone, as MQTT 5 has it. In a cluster each instance
-// with members claims every message in Redis (SET NX) and only the instance that wins delivers it;
-// a random head start of 0 to 2 ms spreads the wins between instances.
+// with members claims every message in Redis (SET NX) and only the instance that wins delivers it
+// (RedisCluster.claim spreads the wins evenly).
 // aedes keeps the `$share/...` filter as an ordinary subscription (it matches nothing by itself, and a
 // persistent session restores it); this module reads the clients' subscriptions to know the members.
 
@@ -13,7 +13,11 @@ import { parseShared } from './policy';
 import { identityOf } from './serverDelivery';
 
 /** Decides, once across a cluster, which instance delivers a message to a group. */
-export type Claim = (group: string, messageKey: string) => Promise<boolean>;
+export interface ShareCoordinator {
+    claim(group: string, messageKey: string): Promise<boolean>;
+    /** This instance has (or no longer has) members of a group. */
+    shareActive(group: string, active: boolean): void;
+}
 
 interface Group {
     key: string;
@@ -30,7 +34,7 @@ export class SharedSubscriptions {
 
     constructor(
         private readonly aedes: Aedes,
-        private readonly claim: Claim | undefined,
+        private readonly cluster: ShareCoordinator | undefined,
     ) {}
 
     install(): void {
@@ -67,6 +71,7 @@ export class SharedSubscriptions {
             group = created;
             this.groups.set(key, group);
             emitterOf(this.aedes).on(filter, group.listener);
+            this.cluster?.shareActive(key, true);
         }
         group.members.push(client);
         let memberships = this.joined.get(client);
@@ -82,6 +87,7 @@ export class SharedSubscriptions {
         if (group.members.length > 0) return;
         this.groups.delete(key);
         emitterOf(this.aedes).removeListener(group.filter, group.listener);
+        this.cluster?.shareActive(key, false);
     }
 
     private leaveAll(client: ClientInternals): void {
@@ -103,9 +109,9 @@ export class SharedSubscriptions {
                 () => undefined,
             );
         };
-        if (!this.claim) return deliver();
+        if (!this.cluster) return deliver();
         const messageKey = `${message.brokerId ?? ''}:${message.brokerCounter ?? ''}`;
-        this.claim(group.key, messageKey).then(
+        this.cluster.claim(group.key, messageKey).then(
             (won) => won && deliver(),
             () => undefined,
         );
