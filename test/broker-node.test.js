@@ -175,6 +175,7 @@ describe('ims-broker limits and store errors', function () {
         const accounts = JSON.stringify([
             { user: 'Alice', password: 'pw' },
             { user: 'Bob', password: 'pw' },
+            { user: 'Carol', password: 'pw' },
         ]);
         await load(
             [

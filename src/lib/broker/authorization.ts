@@ -16,29 +16,39 @@ export const DROPPED = '$IMS/dropped';
 
 type Packet = PublishPacket & { clientId?: string };
 
-/** Subscriptions granted in a SUBSCRIBE that aedes has not added to the client yet. */
-const pendingGrants = new WeakMap<object, number>();
+/** Topics granted in a SUBSCRIBE that aedes may not have added to the client yet. */
+const pendingGrants = new WeakMap<object, Set<string>>();
 
 export function installAuthorization(ctx: BrokerContext): void {
     const { aedes } = ctx;
     aedes.authorizeSubscribe = (client, sub, done) => {
-        if (sub.topic === CAPABILITIES_TOPIC) return done(null, { ...sub, qos: 0 });
+        // Whatever is granted is marked so: a persistent session stores only that (persistenceGuards).
+        const grant = (granted: typeof sub): void => {
+            grantedSubscriptions.add(sub);
+            done(null, granted);
+        };
+        if (sub.topic === CAPABILITIES_TOPIC) {
+            sub.qos = 0;
+            return grant(sub);
+        }
         const secured = ctx.secured;
-        if (!secured) return done(null, sub.topic.startsWith('$IMS') ? null : sub);
+        if (!secured) return sub.topic.startsWith('$IMS') ? done(null, null) : grant(sub);
         const identity = identityOf(client);
         if (!identity) return done(null, null);
         const internals = internalsOf(client as Client);
-        // Filters granted earlier in the same SUBSCRIBE are not added yet: they count too.
-        const held = Object.keys(internals.subscriptions).length + (pendingGrants.get(internals) ?? 0);
+        // Filters granted earlier in the same SUBSCRIBE may not be added yet: they count too.
+        const pending = pendingGrants.get(internals);
+        let held = Object.keys(internals.subscriptions).length;
+        for (const topic of pending ?? []) if (!internals.subscriptions[topic]) held++;
         const reason = ctx.excessFilters.has(sub)
             ? `more than ${ctx.limits.filtersPerSubscribe} filters in one SUBSCRIBE`
             : held >= ctx.limits.subscriptionsPerClient && !internals.subscriptions[sub.topic]
               ? `${identity.clientId} already holds ${held} subscriptions (the limit)`
               : refusalOf(secured.policy.canSubscribe(identity, sub.topic));
         if (!reason) {
-            grantedSubscriptions.add(sub);
-            pendingGrants.set(internals, (pendingGrants.get(internals) ?? 0) + 1);
-            return done(null, sub);
+            if (pending) pending.add(sub.topic);
+            else pendingGrants.set(internals, new Set([sub.topic]));
+            return grant(sub);
         }
         ctx.refuse({ user: identity.user, clientId: identity.clientId, action: 'subscribe', topic: sub.topic, reason });
         return done(null, null); // SUBACK 0x80, the connection stays up
