@@ -40,7 +40,11 @@ forEachBroker((kind) => {
             const sessionA = cfgA.account.session;
             assert.strictEqual(cfgA.account.userCount, 2);
             assert.strictEqual(sessionA.clientId, 'GID_IMS@@@UserA_test');
-            assert.strictEqual(sessionA.connection.subscriptions.size, 2, 'inbox and p2p held once for both nodes');
+            assert.deepStrictEqual(
+                Object.keys(sessionA.connection.subscriptions.all()).sort(),
+                ['$IMS/capabilities', 'IMS/UserA/Inbox/#', 'IMS/p2p/GID_IMS@@@UserA_test'],
+                "inbox, p2p and the broker's capabilities, held once for both nodes",
+            );
             const [m1, m2] = await Promise.all([
                 nextMessage(helper.getNode('outA1')),
                 nextMessage(helper.getNode('outA2')),

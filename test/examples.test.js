@@ -123,7 +123,11 @@ describe('examples', function () {
             for (let i = 0; i < 50 && alice.state.list('friends').length < 2; i++) await sleep(50);
             assert.deepStrictEqual(alice.state.list('friends'), ['Bob', 'Carol']);
             click('ims-ex4-greet');
-            assert.deepStrictEqual((await d['ims-ex4-dbg-report'].next()).payload, { reached: ['Bob', 'Carol'], failed: [] });
+            assert.deepStrictEqual((await d['ims-ex4-dbg-report'].next()).payload, {
+                published: ['Bob', 'Carol'],
+                refused: [],
+                failed: [],
+            });
             for (const id of ['ims-ex4-dbg-b', 'ims-ex4-dbg-c']) assert.strictEqual((await d[id].next()).ims.type, 'greeting');
         });
 

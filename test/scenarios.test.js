@@ -221,7 +221,7 @@ forEachBroker((kind) => {
                 helper.getNode('bA').on('call:status', (c) => progress.push(c.args[0].text));
                 send('bA', { action: 'greet', payload: 'Happy New Year!' });
                 const report = await bA.next((m) => m.ims.type === 'greeting.done');
-                assert.deepStrictEqual(report.payload, { reached: ['UserB', 'UserC'], failed: [] });
+                assert.deepStrictEqual(report.payload, { published: ['UserB', 'UserC'], refused: [], failed: [] });
                 for (const [chat, peer] of [
                     [chatB, 'UserB'],
                     [chatC, 'UserC'],
@@ -246,7 +246,7 @@ forEachBroker((kind) => {
                 send('bA', { action: 'greet', topic: ['UserB', 'bad/id'], payload: 'x' });
                 assert.match((await error).error.message, /Invalid user ID "bad\/id"/);
                 send('bA', { action: 'greet', topic: ['UserC'], payload: 'just you' });
-                assert.deepStrictEqual((await bA.next()).payload.reached, ['UserC']);
+                assert.deepStrictEqual((await bA.next()).payload.published, ['UserC']);
                 assert.strictEqual((await chatC.next()).payload, 'just you');
                 assert.strictEqual(chatB.seen.length, 0, 'nothing was sent for the refused list');
             });

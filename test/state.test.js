@@ -73,6 +73,7 @@ describe('account state', function () {
         const [gA, bA] = ['gA', 'bA'].map(record);
         const subscriptions = Object.keys(helper.getNode('cfgA').account.session.connection.subscriptions.all()).sort();
         assert.deepStrictEqual(subscriptions, [
+            '$IMS/capabilities',
             'IMS/GroupBook/#',
             'IMS/System/Shanghai',
             'IMS/UserA/Inbox/#',
