@@ -4,7 +4,7 @@
 
 const assert = require('assert');
 const { execSync } = require('child_process');
-const { forEachBroker, freePort, AedesUnderTest } = require('./helpers/brokers');
+const { forEachBroker, needs, freePort, AedesUnderTest } = require('./helpers/brokers');
 const { helper, load, account, nextMessage, waitForStatus, connected } = require('./helpers/red');
 
 const green = (s) => s.fill === 'green' && s.shape === 'dot';
@@ -116,8 +116,9 @@ forEachBroker((kind) => {
             assert.strictEqual(msg.error.source.id, 'chat');
         });
 
-        if (kind.name === 'mosquitto') {
+        {
             it('speaks MQTT 5 with a session expiry', async function () {
+                needs(this, kind, 'mqtt5');
                 await load(twoAccounts({ protocolVersion: '5', sessionExpiry: '600' }, { protocolVersion: '5' }));
                 await Promise.all([connected(helper.getNode('cfgA')), connected(helper.getNode('cfgB'))]);
                 const options = helper.getNode('cfgA').account.session.connection.options;
