@@ -5,7 +5,10 @@
 
 const assert = require('assert');
 const mqtt = require('mqtt');
-const { forEachBroker, AedesUnderTest, NatsUnderTest, NATS } = require('./helpers/brokers');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { forEachBroker, AedesUnderTest, NatsUnderTest, NATS, MOSQUITTO, MosquittoUnderTest } = require('./helpers/brokers');
 const { helper, load, unloadAll, waitForStatus } = require('./helpers/red');
 const { accounts, imNode, send, act, record, allConnected, catchNode } = require('./helpers/flows');
 
@@ -279,6 +282,71 @@ describe('broker answers: refused subscriptions roll back', function () {
             await assert.rejects(
                 act('mA', { action: 'follow', topic: 'User61' }),
                 /the broker allows 63 subscriptions per client and 63 are in use/,
+            );
+        } finally {
+            await unloadAll();
+            await broker.stop();
+        }
+    });
+});
+
+describe('broker answers: Mosquitto refusals', function () {
+    let dir;
+    before(function () {
+        if (!MOSQUITTO) throw new Error('mosquitto is needed for this suite');
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-refusals-'));
+    });
+    after(function () {
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+    afterEach(() => unloadAll());
+
+    it('reports a greeting the broker refuses (an MQTT 5 PUBACK reason code) apart from those it took', async function () {
+        const acl = path.join(dir, 'acl');
+        fs.writeFileSync(acl, ['topic readwrite IMS/#', 'topic read $IMS/#', 'topic deny IMS/UserZ/#', ''].join('\n'));
+        const broker = await new MosquittoUnderTest({ aclFile: acl }).start();
+        try {
+            await load([
+                ...accounts(broker.url, ['A', 'B'], { A: { protocolVersion: '5' }, B: { protocolVersion: '5' } }),
+                ...imNode('ims-broadcast', 'bA', 'A'),
+                ...imNode('ims-chat', 'chatB', 'B'),
+                ...catchNode(),
+            ]);
+            await allConnected(['A', 'B']);
+            const bA = record('bA');
+            const chatB = record('chatB');
+            await act('bA', { action: 'greet', topic: ['UserB', 'UserZ'], payload: 'hello' });
+            const report = (await bA.next()).payload;
+            assert.deepStrictEqual(report.published, ['UserB']);
+            assert.deepStrictEqual(
+                report.refused.map((r) => r.user),
+                ['UserZ'],
+            );
+            assert.match(report.refused[0].error, /Not authorized/i);
+            assert.deepStrictEqual(report.failed, []);
+            assert.strictEqual((await chatB.next()).payload, 'hello');
+        } finally {
+            await unloadAll();
+            await broker.stop();
+        }
+    });
+
+    it('reports a broker that keeps closing the connection soon after accepting it (a reconnect loop)', async function () {
+        // Mosquitto drops a client that sends a packet over max_packet_size; MQTT.js resends the QoS 1
+        // publish after every reconnect, so it would loop for ever without a word.
+        const broker = await new MosquittoUnderTest({ extraConfig: ['max_packet_size 2000'] }).start();
+        try {
+            await load([...accounts(broker.url, ['A']), ...imNode('ims-chat', 'chatA', 'A'), ...catchNode()]);
+            await allConnected(['A']);
+            const errors = caughtErrors();
+            send('chatA', { topic: 'UserB', payload: 'x'.repeat(3000) });
+            const report = await errors.until(
+                (m) => m.ims && m.ims.event === 'connection-error' && /times in a row/.test(m.payload),
+                15000,
+            );
+            assert.match(report.payload, /closed the connection 3 times in a row within 5000 ms of accepting it/);
+            await waitForStatus(helper.getNode('chatA'), (st) => st.fill === 'red', 5000).catch(() =>
+                assert.strictEqual(helper.getNode('chatA').status.lastCall.args[0].fill, 'red'),
             );
         } finally {
             await unloadAll();

@@ -74,7 +74,12 @@ export class ImsConnection extends EventEmitter {
     private client: MqttClient | undefined;
     private failures = 0;
     /** The current attempt: whether it reached CONNACK (and when), and whether its socket failed. */
-    private attempt: { connected: boolean; socketError: boolean; connectedAt?: number } = { connected: false, socketError: false };
+    private attempt: { connected: boolean; socketError: boolean; resetByPeer?: boolean; connectedAt?: number } = {
+        connected: false,
+        socketError: false,
+    };
+    /** Whether the broker accepted a connection since open(): only then can closes form a reconnect loop. */
+    private accepted = false;
     /** Connections in a row the broker closed soon after accepting them. */
     private quickDrops = 0;
     /** Topics whose refusal is an answer, not an error (`$IMS/capabilities` on a broker that reserves `$`). */
@@ -109,6 +114,7 @@ export class ImsConnection extends EventEmitter {
         this.client = client;
         this.attempt = { connected: false, socketError: false };
         this.quickDrops = 0;
+        this.accepted = false;
         this.setState('connecting');
         // A replaced client (logout then login) may still report a late `close` or `error`: only the
         // current one speaks for this connection, or it would mark a live session disconnected.
@@ -210,6 +216,7 @@ export class ImsConnection extends EventEmitter {
     private onError(error: Error & { code?: unknown }): void {
         this.failures++;
         this.attempt.socketError = true;
+        if (error.code === 'ECONNRESET' || error.code === 'EPIPE') this.attempt.resetByPeer = true;
         // The first socket error after a (re)start is retried quietly once: an ims-broker started or
         // redeployed with this account may not be listening yet. A refused login (a numeric CONNACK
         // code) is reported at once.
@@ -235,13 +242,24 @@ export class ImsConnection extends EventEmitter {
     private onClose(): void {
         if (this.state === 'closed') return;
         const attempt = this.attempt;
-        if (!attempt.connected) {
-            if (attempt.socketError || this.state !== 'connecting') {
-                // The socket error was reported (or quietly retried) already.
-                if (this.state === 'connecting' && !this.lastError) return;
-                this.setState('disconnected', this.lastError);
-                return;
-            }
+        // The broker ended it (a close or a reset, not a refused or unreachable socket), soon after the
+        // TCP connection or the CONNACK: counted towards a reconnect loop once a connection was accepted.
+        const byBroker = !attempt.socketError || attempt.resetByPeer;
+        const quick = !attempt.connected || Date.now() - (attempt.connectedAt ?? 0) < QUICK_DROP_MS;
+        this.quickDrops = this.accepted && byBroker && quick ? this.quickDrops + 1 : 0;
+        if (this.quickDrops === RECONNECT_LOOP_DROPS) {
+            // MQTT.js would reconnect for ever, and resend what the broker refuses (a QoS 2 publish to
+            // NATS, a packet over Mosquitto's max_packet_size), without an error anywhere.
+            this.fail(
+                new ImsError(
+                    `The broker closed the connection ${RECONNECT_LOOP_DROPS} times in a row within ${QUICK_DROP_MS} ms of accepting it: ` +
+                        'it refuses something this account sends (a QoS it does not support, a topic, a message size)',
+                    'IMS_RECONNECT_LOOP',
+                ),
+            );
+            return;
+        }
+        if (!attempt.connected && !attempt.socketError && this.state === 'connecting') {
             // The broker accepted the TCP connection and closed it without a CONNACK: RabbitMQ does this
             // to MQTT 5, others to a packet they do not accept. Nothing else would tell the user.
             const hint = this.options.protocolVersion === 5 ? "; it may not speak MQTT 5: set the account's MQTT version to 3.1.1" : '';
@@ -253,20 +271,8 @@ export class ImsConnection extends EventEmitter {
             );
             return;
         }
-        const lasted = Date.now() - (attempt.connectedAt ?? 0);
-        this.quickDrops = lasted < QUICK_DROP_MS ? this.quickDrops + 1 : 0;
-        if (this.quickDrops === RECONNECT_LOOP_DROPS) {
-            // MQTT.js would reconnect for ever, and resend what the broker refuses (a QoS 2 publish to
-            // NATS closes the connection), without an error anywhere.
-            this.fail(
-                new ImsError(
-                    `The broker closed the connection ${RECONNECT_LOOP_DROPS} times in a row within ${QUICK_DROP_MS} ms of accepting it: ` +
-                        'it refuses something this account sends (a QoS it does not support, a topic, a message size)',
-                    'IMS_RECONNECT_LOOP',
-                ),
-            );
-            return;
-        }
+        // A socket error was reported (or quietly retried) already.
+        if (this.state === 'connecting' && !this.lastError) return;
         this.setState('disconnected', this.lastError);
     }
 
@@ -280,6 +286,7 @@ export class ImsConnection extends EventEmitter {
     private onConnect(connack: IConnackPacket): void {
         this.failures = 0;
         this.attempt = { connected: true, socketError: false, connectedAt: Date.now() };
+        this.accepted = true;
         tuneSocket(this.client?.stream);
         this.lastError = undefined;
         const brokerMax = connack.properties?.maximumQoS;
