@@ -48,7 +48,10 @@ function firstFile(pattern) {
  */
 const BROKER_LIMITS = Object.freeze({
     aedes: { mqtt5: 'aedes 1.x speaks MQTT 3.1.1 only' },
-    mosquitto: { capabilities: 'Mosquitto has no $IMS/capabilities announcement (plain MQTT)' },
+    mosquitto: {
+        capabilities: 'Mosquitto has no $IMS/capabilities announcement (plain MQTT)',
+        refusal: 'Mosquitto 2.0 grants a subscription its ACL denies (and delivers nothing on it)',
+    },
     nats: {
         mqtt5: 'NATS 2.9 speaks MQTT 3.1.1 only: it refuses MQTT 5 with CONNACK "unacceptable protocol version"',
         qos2: 'NATS grants QoS 1 to a QoS 2 subscription and closes the connection on a QoS 2 publish',
@@ -59,7 +62,7 @@ const BROKER_LIMITS = Object.freeze({
         mqtt5: 'RabbitMQ 3.10 closes an MQTT 5 connection before CONNACK',
         qos2: 'RabbitMQ grants and delivers QoS 1 for QoS 2',
         capabilities: 'RabbitMQ has no $IMS/capabilities announcement (plain MQTT)',
-        refusal: 'RabbitMQ refuses a subscription only through topic permissions, which the test node does not set',
+        refusal: 'RabbitMQ 3.10 answers a subscription its topic permissions deny by closing the connection, not with SUBACK 0x80',
     },
 });
 
