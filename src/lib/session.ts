@@ -54,6 +54,12 @@ export interface SessionOptions extends CodecOptions {
      * default); the cloud profile's is 30. A follow or join beyond it fails with a clear error.
      */
     subscriptionLimit?: number;
+    /**
+     * False: never greet through virtual groups, even where the broker announces them (the benchmark
+     * compares both ways). Otherwise they are used exactly when the broker announces them; this option
+     * can never turn them on.
+     */
+    virtualGroups?: boolean;
     /** What the account remembered (friends, follows, groups...), restored before login. */
     state?: AccountStateData;
 }
@@ -99,6 +105,7 @@ export class ImsSession extends EventEmitter implements SessionContext {
     readonly broadcast: Broadcast;
     readonly presence: Presence;
     private readonly receiveOwn: boolean;
+    private readonly useVirtualGroups: boolean;
     private readonly duplicates = new DuplicateFilter();
     /** Bare (non-envelope) QoS 1 payloads by topic and content, to drop a redelivery the broker marks dup. */
     private readonly bareSeen = new DuplicateFilter(1000);
@@ -125,6 +132,7 @@ export class ImsSession extends EventEmitter implements SessionContext {
         this.qos = options.qos ?? SESSION_DEFAULTS.qos;
         this.maxPayload = options.maxPayload || DEFAULT_MAX_PAYLOAD;
         this.receiveOwn = options.receiveOwn ?? false;
+        this.useVirtualGroups = options.virtualGroups !== false;
         this.state = new AccountState(options.state);
         this.friends = new Friends(this, (user, added) => this.presence.watch(user, added));
         this.moments = new Moments(this);
@@ -180,16 +188,21 @@ export class ImsSession extends EventEmitter implements SessionContext {
      * SUBACK (or the subscription is refused, or the connection does not come within `timeoutMs`).
      */
     capabilities(timeoutMs = CAPABILITIES_GRACE_MS * 4): Promise<Capabilities> {
-        if (this.capabilitiesSettled || !this.loggedIn) return Promise.resolve(this.learned);
+        if (this.capabilitiesSettled || !this.loggedIn) return Promise.resolve(this.offered());
         return new Promise((resolve) => {
             const done = (): void => {
                 clearTimeout(timer);
                 this.capabilityWaiters.delete(done);
-                resolve(this.learned);
+                resolve(this.offered());
             };
             const timer = setTimeout(done, Math.max(timeoutMs, this.connection.options.connectWaitMs ?? 0));
             this.capabilityWaiters.add(done);
         });
+    }
+
+    /** What the broker announced, less what the options turn off. */
+    private offered(): Capabilities {
+        return this.useVirtualGroups ? this.learned : { ...this.learned, virtualGroups: false };
     }
 
     private settleCapabilitiesSoon(): void {
