@@ -188,7 +188,8 @@ export class ImsSession extends EventEmitter implements SessionContext {
      * SUBACK (or the subscription is refused, or the connection does not come within `timeoutMs`).
      */
     capabilities(timeoutMs = CAPABILITIES_GRACE_MS * 4): Promise<Capabilities> {
-        if (this.capabilitiesSettled || !this.loggedIn) return Promise.resolve(this.offered());
+        // With virtual groups turned off nothing else depends on the answer: no need to wait for it.
+        if (this.capabilitiesSettled || !this.loggedIn || !this.useVirtualGroups) return Promise.resolve(this.offered());
         return new Promise((resolve) => {
             const done = (): void => {
                 clearTimeout(timer);
