@@ -231,6 +231,8 @@ forEachBroker((kind) => {
                     .error.args.map(([text, msg]) => (msg && msg.payload) || text)
                     .find((text) => /supports QoS 1 at most/.test(text));
                 assert.match(reported || '', /set the account's QoS to 1/);
+                const status = helper.getNode('chatA').status.lastCall.args[0];
+                assert.deepStrictEqual([status.fill, status.text], ['yellow', 'ims-config.status.limited'], 'the status says so too');
                 for (let i = 1; i <= 3; i++) await act('chatA', { topic: 'UserB', payload: `q${i}` });
                 await chatB.next((m) => m.payload === 'q3');
                 assert.ok(helper.getNode('cfgA').account.session.connection.connected, 'no reconnect loop');

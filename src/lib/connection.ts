@@ -102,6 +102,11 @@ export class ImsConnection extends EventEmitter {
         return this.acked.size;
     }
 
+    /** The highest QoS the broker takes, as far as its CONNACK and SUBACKs tell: 2 until it says less. */
+    get maxGrantedQoS(): QoS {
+        return this.maxQoS;
+    }
+
     get connected(): boolean {
         return this.state === 'connected';
     }

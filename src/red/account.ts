@@ -70,7 +70,10 @@ export class Account {
         }
         const session = this.session;
         session.connection.on('state', (state, error) => this.showState(state, error));
-        session.connection.on('error', (error) => this.reportConnectionError(error));
+        session.connection.on('error', (error) => {
+            this.reportConnectionError(error);
+            if ((error as ImsError).code === 'IMS_QOS_REFUSED' && session.connection.connected) this.showState('connected');
+        });
         session.on('message', (message) => this.route(message));
         session.on('rejected', (error, topic) => this.reject(error, topic));
         session.on('error', (error) => owner.warn(error.message));
@@ -174,7 +177,15 @@ export class Account {
         const statuses: Record<ConnectionState, NodeStatus> = {
             idle: {},
             connecting: { fill: 'yellow', shape: 'ring', text: 'node-red:common.status.connecting' },
-            connected: { fill: 'green', shape: 'dot', text: RED._('ims-config.status.connected', { user: session.userId }) },
+            // Below the account's QoS (NATS, RabbitMQ: no QoS 2): still connected, but the status says so.
+            connected:
+                session.connection.maxGrantedQoS < session.qos
+                    ? {
+                          fill: 'yellow',
+                          shape: 'dot',
+                          text: RED._('ims-config.status.limited', { user: session.userId, qos: session.connection.maxGrantedQoS }),
+                      }
+                    : { fill: 'green', shape: 'dot', text: RED._('ims-config.status.connected', { user: session.userId }) },
             disconnected: {
                 fill: 'red',
                 shape: 'ring',
