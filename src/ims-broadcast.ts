@@ -3,7 +3,7 @@
 
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { ImsError } from './lib/ids';
-import { DEFAULT_GREETINGS_PER_SECOND } from './lib/features/broadcast';
+import { DEFAULT_GREETINGS_PER_SECOND, greetingReport } from './lib/features/broadcast';
 import { evaluate, handleActions, listOf, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
@@ -46,10 +46,9 @@ export = function register(RED: NodeAPI): void {
                     const result = await session.broadcast.greet(content.text, content.data, recipients, rate, (done, total) => {
                         node.status({ fill: 'blue', shape: 'dot', text: RED._('ims-broadcast.status.progress', { done, total }) });
                     });
-                    const failed = result.failed.map(({ item, error }) => ({ user: item, error: error.message }));
                     return {
                         topic: session.userId,
-                        payload: { reached: result.ok.sort(), failed },
+                        payload: greetingReport(result.ok, result.failed),
                         ims: { type: 'greeting.done', from: session.userId },
                     } as NodeMessage;
                 },

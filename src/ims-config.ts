@@ -29,7 +29,7 @@ interface ImsConfigDef extends NodeDef {
     maxPayload: string;
     receiveOwn: boolean;
     presence: boolean;
-    virtualGroups: boolean;
+    subscriptionLimit?: string;
     contextStore: string;
 }
 
@@ -92,7 +92,8 @@ export = function register(RED: NodeAPI): void {
             maxPayload: numberOr(def.maxPayload),
             receiveOwn: def.receiveOwn === true,
             presence: def.presence !== false,
-            virtualGroups: def.virtualGroups === true,
+            // The old `virtualGroups` checkbox is ignored: the session learns it from the broker.
+            subscriptionLimit: numberOr(def.subscriptionLimit),
             broker: {
                 url: def.url,
                 protocolVersion: def.protocolVersion === '5' ? 5 : 4,

@@ -145,7 +145,8 @@ forEachBroker((kind) => {
             // The inbox holds one subscription; 29 follows fill the 30.
             for (let i = 1; i <= 29; i++) send('mA', { action: 'follow', topic: `User${i}` });
             const session = helper.getNode('cfgA').account.session;
-            for (let i = 0; i < 200 && session.connection.subscriptions.size < 30; i++) await sleep(10);
+            // A follow is recorded on its SUBACK: wait for all 29.
+            for (let i = 0; i < 300 && session.state.list('following').length < 29; i++) await sleep(10);
             send('mA', { action: 'list' });
             assert.strictEqual((await mA.next((m) => m.ims.type === 'following')).payload.following.length, 29);
             assert.strictEqual(session.connection.subscriptions.size, 30);

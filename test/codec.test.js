@@ -142,6 +142,10 @@ describe('ID rules', function () {
         ['a+b', /"\+"/],
         ['a#b', /"#"/],
         ['a.b', /"\."/],
+        ['*', /"\*"/], // a wildcard on NATS and RabbitMQ: user `*` would subscribe every inbox there
+        ['>', /">"/],
+        ['User*', /"\*"/],
+        ['a>b', /">"/],
         ['a b', /a space/],
         ['a\tb', /U\+0009/],
         ['a\nb', /U\+000A/],

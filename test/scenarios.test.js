@@ -5,7 +5,7 @@
 const assert = require('assert');
 const { forEachBroker } = require('./helpers/brokers');
 const { helper, load, unloadAll } = require('./helpers/red');
-const { accounts, imNode, send, record, allConnected, catchNode } = require('./helpers/flows');
+const { accounts, imNode, send, act, record, allConnected, catchNode } = require('./helpers/flows');
 
 const ABC = ['A', 'B', 'C'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -109,9 +109,8 @@ forEachBroker((kind) => {
                     ...imNode('ims-moments', 'mC', 'C'),
                 ]);
                 const [mA, , mC] = ['mA', 'mB', 'mC'].map(record);
-                send('mA', { action: 'follow', topic: 'UserB' });
-                send('mC', { action: 'follow', topic: 'UserB' });
-                await allConnected(ABC);
+                // Each follow ends on its SUBACK: only then is a post sure to reach the follower.
+                await Promise.all([act('mA', { action: 'follow', topic: 'UserB' }), act('mC', { action: 'follow', topic: 'UserB' })]);
                 send('mB', { payload: 'sunset at the lake' }); // the node's default action: post
                 const [a, c] = await Promise.all([mA.next(), mC.next()]);
                 for (const m of [a, c])
@@ -120,8 +119,7 @@ forEachBroker((kind) => {
                         ['UserB', 'sunset at the lake', 'IMS/UserB', 'moment'],
                     );
 
-                send('mA', { action: 'unfollow', topic: 'UserB' });
-                await sleep(100);
+                await act('mA', { action: 'unfollow', topic: 'UserB' });
                 send('mB', { action: 'post', payload: 'second post' });
                 await mC.next((m) => m.payload === 'second post');
                 await sleep(200);
@@ -135,9 +133,7 @@ forEachBroker((kind) => {
                     ...imNode('ims-moments', 'mC', 'C'),
                 ]);
                 const [mA, , mC] = ['mA', 'mB', 'mC'].map(record);
-                send('mA', { action: 'follow', topic: 'UserB' });
-                send('mC', { action: 'follow', topic: 'UserB' });
-                await allConnected(ABC);
+                await Promise.all([act('mA', { action: 'follow', topic: 'UserB' }), act('mC', { action: 'follow', topic: 'UserB' })]);
                 send('mB', { action: 'block', topic: 'UserC' });
                 const notice = await mC.next((m) => m.ims.type === 'unsub');
                 assert.deepStrictEqual([notice.topic, notice.ims.topic], ['UserB', 'IMS/UserC/Inbox/Update/UserB/Unsub']);
@@ -221,7 +217,7 @@ forEachBroker((kind) => {
                 helper.getNode('bA').on('call:status', (c) => progress.push(c.args[0].text));
                 send('bA', { action: 'greet', payload: 'Happy New Year!' });
                 const report = await bA.next((m) => m.ims.type === 'greeting.done');
-                assert.deepStrictEqual(report.payload, { reached: ['UserB', 'UserC'], failed: [] });
+                assert.deepStrictEqual(report.payload, { published: ['UserB', 'UserC'], refused: [], failed: [] });
                 for (const [chat, peer] of [
                     [chatB, 'UserB'],
                     [chatC, 'UserC'],
@@ -246,7 +242,7 @@ forEachBroker((kind) => {
                 send('bA', { action: 'greet', topic: ['UserB', 'bad/id'], payload: 'x' });
                 assert.match((await error).error.message, /Invalid user ID "bad\/id"/);
                 send('bA', { action: 'greet', topic: ['UserC'], payload: 'just you' });
-                assert.deepStrictEqual((await bA.next()).payload.reached, ['UserC']);
+                assert.deepStrictEqual((await bA.next()).payload.published, ['UserC']);
                 assert.strictEqual((await chatC.next()).payload, 'just you');
                 assert.strictEqual(chatB.seen.length, 0, 'nothing was sent for the refused list');
             });
@@ -271,8 +267,7 @@ forEachBroker((kind) => {
                 await sleep(200);
                 assert.strictEqual(bC.seen.length, 1, "Hangzhou's push did not reach Beijing");
 
-                send('bC', { action: 'region', topic: 'Hangzhou' });
-                await allConnected(ABC);
+                await act('bC', { action: 'region', topic: 'Hangzhou' });
                 send('bA', { action: 'push', topic: 'Hangzhou', payload: 'second' });
                 assert.strictEqual((await bC.next((m) => m.payload === 'second')).ims.topic, 'IMS/System/Hangzhou');
                 send('bB', { action: 'push', topic: 'Beijing', payload: 'only A now' });

@@ -86,7 +86,7 @@ describe('IM nodes on a secured ims-broker', function () {
                 ...imNode('ims-chat', 'chatB', 'B'),
                 ...imNode('ims-chat', 'chatC', 'C'),
             ],
-            { A: { virtualGroups: true } },
+            // No setting: the account learns from the broker's $IMS/capabilities that it has virtual groups.
         );
         const [fA, bA, chatB, chatC] = ['fA', 'bA', 'chatB', 'chatC'].map(record);
         // Count what UserA's connection publishes.
@@ -103,7 +103,7 @@ describe('IM nodes on a secured ims-broker', function () {
         await fA.next((m) => m.ims.type === 'friend.response');
         publishes.length = 0;
         send('bA', { action: 'greet', payload: 'one publish, two friends' });
-        assert.deepStrictEqual((await bA.next()).payload, { reached: ['UserB', 'UserC'], failed: [] });
+        assert.deepStrictEqual((await bA.next()).payload, { published: ['UserB', 'UserC'], refused: [], failed: [] });
         assert.deepStrictEqual(publishes, ['IMS/UserA/Greet/friends']);
         for (const [chat, user] of [
             [chatB, 'UserB'],

@@ -37,10 +37,12 @@ export class ImsError extends Error {
     }
 }
 
-// `/ + #` are MQTT topic syntax; `.` is rewritten or refused by some brokers' gateways; the Unicode classes
+// `/ + #` are MQTT topic syntax; `.` is rewritten or refused by some brokers' gateways (RabbitMQ turns it
+// into a level separator, NATS refuses it); `*` and `>` are wildcards inside the topic mapping of NATS
+// (`*`, `>`) and RabbitMQ (`*`): a user named `*` would subscribe everyone's inbox there. The Unicode classes
 // are whitespace, control, format (zero-width and direction marks), separators, private use, surrogates
 // and unassigned code points: all invisible or ambiguous in a topic.
-const FORBIDDEN = /[/+#.\s\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}]/u;
+const FORBIDDEN = /[/+#.*>\s\p{Cc}\p{Cf}\p{Zs}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}]/u;
 const STRICT_LEVEL = /^[A-Za-z0-9_-]+$/;
 const GID_PREFIX = /^GID[_-]/;
 
@@ -169,7 +171,7 @@ function printable(value: string): string {
 
 function describeChar(c: string): string {
     if (c === ' ') return 'a space';
-    if (/[/+#.]/.test(c)) return `"${c}"`;
+    if (/[/+#.*>]/.test(c)) return `"${c}"`;
     const code = c.codePointAt(0) ?? 0;
     return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 }

@@ -3,12 +3,13 @@
 // (checking sender, type, size and duplicates) and publishes outgoing ones in the envelope.
 
 import { EventEmitter } from 'events';
-import { IClientOptions } from 'mqtt';
+import { IClientOptions, IPublishPacket } from 'mqtt';
 import { CloudCredentials, signatureLogin } from './cloudAuth';
 import { ConnectionOptions, ImsConnection, QoS } from './connection';
 import { DuplicateFilter } from './dedupe';
 import { createEnvelope, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeEnvelope, Envelope, ImsMessage, NewMessage } from './envelope';
 import { assertId, CLOUD_LIMITS, formatClientId, ImsError } from './ids';
+import { Capabilities, CAPABILITIES_TOPIC, parseCapabilities, PLAIN_MQTT } from './capabilities';
 import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
 import { AccountState, AccountStateData } from './accountState';
 import { OWNERS, SessionContext } from './features/context';
@@ -48,7 +49,16 @@ export interface SessionOptions extends CodecOptions {
     receiveOwn?: boolean;
     /** Retained online/offline on P/<user>/Presence with the will as offline; on by default. */
     presence?: boolean;
-    /** The broker (ims-broker) expands virtual groups: a greeting to many is one publish. */
+    /**
+     * The broker's limit on subscriptions per client on the standard profile (NATS grants 63 by
+     * default); the cloud profile's is 30. A follow or join beyond it fails with a clear error.
+     */
+    subscriptionLimit?: number;
+    /**
+     * False: never greet through virtual groups, even where the broker announces them (the benchmark
+     * compares both ways). Otherwise they are used exactly when the broker announces them; this option
+     * can never turn them on.
+     */
     virtualGroups?: boolean;
     /** What the account remembered (friends, follows, groups...), restored before login. */
     state?: AccountStateData;
@@ -67,10 +77,16 @@ export declare interface ImsSession {
     on(event: 'message', listener: (message: ImsMessage) => void): this;
     on(event: 'rejected', listener: (error: ImsError, topic: ParsedTopic) => void): this;
     on(event: 'error', listener: (error: Error) => void): this;
+    /** Something was ignored that the user may want to know about (a message not addressed to this account). */
+    on(event: 'warning', listener: (text: string) => void): this;
 }
 
 /** How long logout waits for the broker to take the "offline" presence. */
 const LOGOUT_ANNOUNCE_MS = 1000;
+/** After the SUBACK of `$IMS/capabilities`, how long a retained announcement may take to follow it. */
+const CAPABILITIES_GRACE_MS = 500;
+/** Inbox topics: their recipient level must be this account. */
+const INBOX_KINDS: ReadonlySet<string> = new Set(['friend.request', 'friend.response', 'chat', 'unsub', 'group.invite']);
 
 export class ImsSession extends EventEmitter implements SessionContext {
     readonly codec: TopicCodec;
@@ -89,7 +105,15 @@ export class ImsSession extends EventEmitter implements SessionContext {
     readonly broadcast: Broadcast;
     readonly presence: Presence;
     private readonly receiveOwn: boolean;
+    private readonly useVirtualGroups: boolean;
     private readonly duplicates = new DuplicateFilter();
+    /** Bare (non-envelope) QoS 1 payloads by topic and content, to drop a redelivery the broker marks dup. */
+    private readonly bareSeen = new DuplicateFilter(1000);
+    /** What the broker offers; plain MQTT until it announces more. */
+    private learned: Capabilities = PLAIN_MQTT;
+    private capabilitiesSettled = false;
+    private readonly capabilityWaiters = new Set<() => void>();
+    private capabilitiesTimer: NodeJS.Timeout | undefined;
     /** Received messages are handled one after another, so features see them in order. */
     private inbound: Promise<void> = Promise.resolve();
     /** Messages still waiting in `inbound`; while none are, a message that needs no I/O is delivered at once. */
@@ -108,14 +132,19 @@ export class ImsSession extends EventEmitter implements SessionContext {
         this.qos = options.qos ?? SESSION_DEFAULTS.qos;
         this.maxPayload = options.maxPayload || DEFAULT_MAX_PAYLOAD;
         this.receiveOwn = options.receiveOwn ?? false;
+        this.useVirtualGroups = options.virtualGroups !== false;
         this.state = new AccountState(options.state);
         this.friends = new Friends(this, (user, added) => this.presence.watch(user, added));
         this.moments = new Moments(this);
         this.groups = new Groups(this);
-        this.broadcast = new Broadcast(this, this.region, options.virtualGroups === true);
+        this.broadcast = new Broadcast(this, this.region);
         this.presence = new Presence(this, options.presence ?? true);
-        this.connection = new ImsConnection(this.connectionOptions(options.broker));
-        this.connection.on('message', (topic, payload) => this.receive(topic, payload));
+        this.connection = new ImsConnection(this.connectionOptions(options.broker, options.subscriptionLimit));
+        this.connection.on('message', (topic, payload, packet) => this.receive(topic, payload, packet));
+        this.connection.on('granted', (topics) => {
+            if (topics.includes(CAPABILITIES_TOPIC)) this.settleCapabilitiesSoon();
+        });
+        this.connection.on('refused', (topics) => this.rollBack(topics));
         this.connection.on('state', (state) => {
             if (state === 'connected') this.presence.announce('online').catch((error: Error) => this.emit('error', error));
         });
@@ -126,7 +155,16 @@ export class ImsSession extends EventEmitter implements SessionContext {
      * p2p topic), followed users, groups, the region's system topic and friends' presence.
      */
     async login(): Promise<void> {
+        this.capabilitiesSettled = false;
         this.connection.open();
+        // Apart from the rest: its refusal (a broker that reserves `$` topics) is no error, just plain MQTT.
+        if (this.codec.profile === 'standard') {
+            this.connection
+                .subscribe(OWNERS.capabilities, [CAPABILITIES_TOPIC], 0, { optional: true })
+                .catch(() => this.settleCapabilities());
+        } else {
+            this.settleCapabilities(); // a cloud service: 30 subscriptions are precious, and it has no such topic
+        }
         await Promise.all([
             this.hold(OWNERS.session, this.sessionTopics()),
             this.hold(OWNERS.follow, this.moments.topics()),
@@ -143,6 +181,48 @@ export class ImsSession extends EventEmitter implements SessionContext {
             await Promise.race([announced, new Promise((resolve) => setTimeout(resolve, LOGOUT_ANNOUNCE_MS))]);
         }
         await this.connection.close();
+    }
+
+    /**
+     * What the broker offers, once known: its retained announcement, or plain MQTT when none follows the
+     * SUBACK (or the subscription is refused, or the connection does not come within `timeoutMs`).
+     */
+    capabilities(timeoutMs = CAPABILITIES_GRACE_MS * 4): Promise<Capabilities> {
+        // With virtual groups turned off nothing else depends on the answer: no need to wait for it.
+        if (this.capabilitiesSettled || !this.loggedIn || !this.useVirtualGroups) return Promise.resolve(this.offered());
+        return new Promise((resolve) => {
+            const done = (): void => {
+                clearTimeout(timer);
+                this.capabilityWaiters.delete(done);
+                resolve(this.offered());
+            };
+            const timer = setTimeout(done, Math.max(timeoutMs, this.connection.options.connectWaitMs ?? 0));
+            this.capabilityWaiters.add(done);
+        });
+    }
+
+    /** What the broker announced, less what the options turn off. */
+    private offered(): Capabilities {
+        return this.useVirtualGroups ? this.learned : { ...this.learned, virtualGroups: false };
+    }
+
+    private settleCapabilitiesSoon(): void {
+        clearTimeout(this.capabilitiesTimer);
+        this.capabilitiesTimer = setTimeout(() => this.settleCapabilities(), CAPABILITIES_GRACE_MS);
+    }
+
+    private settleCapabilities(): void {
+        clearTimeout(this.capabilitiesTimer);
+        this.capabilitiesSettled = true;
+        for (const waiter of [...this.capabilityWaiters]) waiter();
+    }
+
+    /** The broker refused topics a feature counted on: the feature forgets them, so they are not retried. */
+    private rollBack(topics: string[]): void {
+        for (const topic of topics) {
+            if (topic === CAPABILITIES_TOPIC) this.settleCapabilities();
+            else if (!this.moments.refused(topic) && !this.groups.refused(topic)) this.broadcast.refused(topic);
+        }
     }
 
     get loggedIn(): boolean {
@@ -186,9 +266,20 @@ export class ImsSession extends EventEmitter implements SessionContext {
         return topics;
     }
 
-    private receive(topic: string, payload: Buffer): void {
+    private receive(topic: string, payload: Buffer, packet?: IPublishPacket): void {
+        if (topic === CAPABILITIES_TOPIC) {
+            this.learned = parseCapabilities(payload);
+            this.settleCapabilities();
+            return;
+        }
         const parsed = this.codec.parse(topic);
         if (!parsed) return; // not one of this app's topics (another app on the same broker)
+        if (!this.addressedToMe(parsed)) {
+            // A broker whose topic mapping has wildcards of its own (or a misconfigured bridge) can
+            // deliver someone else's inbox: never hand it to this account's flows.
+            this.emit('warning', `${this.userId} ignored a message on ${topic}: it is not addressed to this account`);
+            return;
+        }
         let message: ImsMessage;
         try {
             message = decodeMessage(payload, parsed, this.maxPayload);
@@ -197,6 +288,9 @@ export class ImsSession extends EventEmitter implements SessionContext {
             return;
         }
         if (message.from === this.userId && !this.receiveOwn) return;
+        if (!message.enveloped && packet && packet.qos > 0 && !this.bareSeen.accept(topic, payload.toString('latin1')) && packet.dup) {
+            return; // a QoS 1 redelivery of a bare payload: without an envelope id, the broker's dup flag is all there is
+        }
         // Presence is a state, not a message: the presence feature delivers changes only.
         if (message.type !== 'presence' && !this.duplicates.accept(message.from, message.id)) return;
         const reject = (error: Error): void => {
@@ -241,6 +335,13 @@ export class ImsSession extends EventEmitter implements SessionContext {
      * Lets the features update the account's state; false when the message should not be delivered.
      * Synchronous unless a feature must wait for the broker (friend lists, a block's unfollow).
      */
+    /** An inbox topic names its recipient, a p2p topic its device: both must be this account's. */
+    private addressedToMe(parsed: ParsedTopic): boolean {
+        if (INBOX_KINDS.has(parsed.kind)) return parsed.to === this.userId;
+        if (parsed.kind === 'p2p') return parsed.clientId === this.clientId;
+        return true;
+    }
+
     private apply(message: ImsMessage): boolean | Promise<boolean> {
         switch (message.type) {
             case 'friend.request':
@@ -263,7 +364,7 @@ export class ImsSession extends EventEmitter implements SessionContext {
         }
     }
 
-    private connectionOptions(broker: BrokerSettings): ConnectionOptions {
+    private connectionOptions(broker: BrokerSettings, subscriptionLimit: number | undefined): ConnectionOptions {
         const clean = broker.clean ?? false;
         const protocolVersion = broker.protocolVersion ?? 4;
         const login = broker.cloud
@@ -279,7 +380,7 @@ export class ImsSession extends EventEmitter implements SessionContext {
             reconnectPeriod: broker.reconnectPeriod ?? SESSION_DEFAULTS.reconnectPeriod,
             connectTimeout: broker.connectTimeout ?? SESSION_DEFAULTS.connectTimeout,
             connectWaitMs: broker.connectTimeout ?? SESSION_DEFAULTS.connectTimeout,
-            subscriptionLimit: this.codec.profile === 'cloud' ? CLOUD_LIMITS.subscriptionsPerClient : undefined,
+            subscriptionLimit: this.codec.profile === 'cloud' ? CLOUD_LIMITS.subscriptionsPerClient : subscriptionLimit || undefined,
         };
         if (login.username !== undefined) options.username = login.username;
         if (login.password !== undefined) options.password = login.password;

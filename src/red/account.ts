@@ -31,6 +31,9 @@ export interface StateStore {
     save(data: AccountStateData): Promise<void>;
 }
 
+/** How long an account whose last node closed in a redeploy waits for it to come back before logging out. */
+const REDEPLOY_GRACE_MS = 1000;
+
 export class Account {
     readonly session: ImsSession | undefined;
     /** Why the session could not be set up (an invalid ID, say); every user shows and reports it. */
@@ -43,6 +46,13 @@ export class Account {
     private stateLoaded = false;
     private saving = false;
     private loginScheduled = false;
+    /**
+     * Login and logout, one after the other: a login asked for during a logout (which waits for the
+     * broker to take "offline") runs when the logout ends instead of being dropped.
+     */
+    private lifecycle: Promise<void> = Promise.resolve();
+    /** A logout waiting to see whether the nodes that left were only being redeployed. */
+    private idleLogout: NodeJS.Timeout | undefined;
 
     constructor(
         private readonly RED: NodeAPI,
@@ -60,10 +70,14 @@ export class Account {
         }
         const session = this.session;
         session.connection.on('state', (state, error) => this.showState(state, error));
-        session.connection.on('error', (error) => this.reportConnectionError(error));
+        session.connection.on('error', (error) => {
+            this.reportConnectionError(error);
+            if ((error as ImsError).code === 'IMS_QOS_REFUSED' && session.connection.connected) this.showState('connected');
+        });
         session.on('message', (message) => this.route(message));
         session.on('rejected', (error, topic) => this.reject(error, topic));
         session.on('error', (error) => owner.warn(error.message));
+        session.on('warning', (text) => owner.warn(text));
         session.state.on('change', () => this.scheduleSave());
     }
 
@@ -76,6 +90,7 @@ export class Account {
      * node among them logs in only on request.
      */
     register(user: AccountUser): void {
+        clearTimeout(this.idleLogout);
         this.users.set(user.node.id, user);
         user.node.status(this.status);
         if (!this.session || this.loginScheduled || this.session.loggedIn) return;
@@ -87,15 +102,41 @@ export class Account {
         });
     }
 
-    /** Removes a user; the last one to leave logs the account out. */
-    async deregister(user: AccountUser): Promise<void> {
+    /**
+     * Removes a user; the last one to leave logs the account out. As in Node-RED's MQTT nodes, a node
+     * closed by a redeploy (`removed` false) comes straight back, so the account stays logged in (its
+     * friends would see it go offline and online again); it logs out only if nobody comes back.
+     */
+    async deregister(user: AccountUser, removed = true): Promise<void> {
         this.users.delete(user.node.id);
         await this.session?.release(user.node.id);
-        if (this.users.size === 0) await this.logout();
+        if (this.users.size > 0) return;
+        clearTimeout(this.idleLogout);
+        if (removed) {
+            await this.logout();
+            return;
+        }
+        this.idleLogout = setTimeout(() => {
+            if (this.users.size === 0) this.logout().catch((error: Error) => this.owner.warn(error.message));
+        }, REDEPLOY_GRACE_MS);
     }
 
-    /** Restores the account's state (first time only) and logs in. */
-    async login(): Promise<void> {
+    /** Restores the account's state (first time only) and logs in; waits for a logout under way. */
+    login(): Promise<void> {
+        return this.inOrder(() => this.loginNow());
+    }
+
+    logout(): Promise<void> {
+        return this.inOrder(() => this.logoutNow());
+    }
+
+    private inOrder(step: () => Promise<void>): Promise<void> {
+        const next = this.lifecycle.then(step);
+        this.lifecycle = next.catch(() => undefined);
+        return next;
+    }
+
+    private async loginNow(): Promise<void> {
         const session = this.requireSession();
         if (session.loggedIn) return;
         if (!this.stateLoaded) {
@@ -107,13 +148,14 @@ export class Account {
         this.tell('login');
     }
 
-    async logout(): Promise<void> {
+    private async logoutNow(): Promise<void> {
         if (!this.session?.loggedIn) return;
         await this.session.logout();
         this.tell('logout');
     }
 
     async close(): Promise<void> {
+        clearTimeout(this.idleLogout);
         await this.logout();
         this.users.clear();
     }
@@ -135,7 +177,15 @@ export class Account {
         const statuses: Record<ConnectionState, NodeStatus> = {
             idle: {},
             connecting: { fill: 'yellow', shape: 'ring', text: 'node-red:common.status.connecting' },
-            connected: { fill: 'green', shape: 'dot', text: RED._('ims-config.status.connected', { user: session.userId }) },
+            // Below the account's QoS (NATS, RabbitMQ: no QoS 2): still connected, but the status says so.
+            connected:
+                session.connection.maxGrantedQoS < session.qos
+                    ? {
+                          fill: 'yellow',
+                          shape: 'dot',
+                          text: RED._('ims-config.status.limited', { user: session.userId, qos: session.connection.maxGrantedQoS }),
+                      }
+                    : { fill: 'green', shape: 'dot', text: RED._('ims-config.status.connected', { user: session.userId }) },
             disconnected: {
                 fill: 'red',
                 shape: 'ring',

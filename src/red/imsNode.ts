@@ -42,9 +42,9 @@ export function bindToAccount(
     account.register(user);
     // The node shows its own (red) status after a failure; only then must the account's come back.
     let showingError = false;
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
         account
-            .deregister(user)
+            .deregister(user, removed)
             .catch((error: Error) => node.warn(error.message))
             .finally(done);
     });

@@ -21,6 +21,33 @@ function send(id, msg) {
     helper.getNode(id).receive(msg);
 }
 
+let acts = 0;
+/**
+ * Sends `msg` to node `id` and resolves when the node has finished with it (done(): for a follow or a
+ * join, the broker's SUBACK); rejects with the error if it ends in one. MQTT promises no order across
+ * connections, so a test that posts right after a follow must wait for this, not race the broker.
+ */
+function act(id, msg, ms = 8000) {
+    const token = `act${++acts}`;
+    const done = helper.getNode('completed'); // the Complete node load() adds for every IM node
+    const caught = helper.getNode('caught');
+    return new Promise((resolve, reject) => {
+        const finish = (error, value) => {
+            clearTimeout(timer);
+            done.removeListener('input', onDone);
+            caught?.removeListener('input', onCaught);
+            if (error) reject(error);
+            else resolve(value);
+        };
+        const onDone = (m) => m._act === token && finish(undefined, m);
+        const onCaught = (m) => m._act === token && finish(new Error(m.error.message));
+        const timer = setTimeout(() => finish(new Error(`${id} did not finish ${JSON.stringify(msg)} within ${ms} ms`)), ms);
+        done.on('input', onDone);
+        caught?.on('input', onCaught);
+        helper.getNode(id).receive({ ...msg, _act: token });
+    });
+}
+
 /** Keeps every message node `id` emits (to its helper "<id>_out"); `next(pred)` waits for one that matches. */
 function record(id) {
     return recordAt(`${id}_out`);
@@ -87,4 +114,4 @@ function catchNode() {
     ];
 }
 
-module.exports = { accounts, imNode, send, record, recordAt, allConnected, catchNode };
+module.exports = { accounts, imNode, send, act, record, recordAt, allConnected, catchNode };

@@ -24,6 +24,13 @@ const nodeModules = [...NODES.map((name) => require(`../../nodes/${name}.js`)), 
 function load(flow, credentials) {
     const tab = { id: 'tab1', type: 'tab', label: 'test' };
     const nodes = flow.map((n, i) => (n.type === 'ims-config' || n.z ? n : { x: 100, y: 40 * (i + 1), ...n, z: tab.id }));
+    // One Complete node for every IM node (helpers/flows.js act() waits on it); one only, because the
+    // test helper registers a core node type once per node of that type in the flow.
+    const imNodes = nodes.filter((n) => n.type.startsWith('ims-') && n.type !== 'ims-config').map((n) => n.id);
+    if (imNodes.length > 0 && !nodes.some((n) => n.id === 'completed')) {
+        nodes.push({ id: 'complete', type: 'complete', x: 600, y: 40, z: tab.id, scope: imNodes, uncaught: false, wires: [['completed']] });
+        nodes.push({ id: 'completed', type: 'helper', x: 800, y: 40, z: tab.id });
+    }
     return helper.load(nodeModules, [tab, ...nodes], credentials || {});
 }
 

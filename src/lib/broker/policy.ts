@@ -10,6 +10,7 @@
 import { decodeMessage, ImsMessage } from '../envelope';
 import { LEVELS, ParsedTopic, TopicCodec } from '../topics';
 import { PolicyFacts } from './facts';
+import { CAPABILITIES_TOPIC } from '../capabilities';
 
 /** Who a connection is: the account that logged it in and its device. */
 export interface BrokerIdentity {
@@ -33,7 +34,7 @@ const ALLOW: Decision = { ok: true };
 const refuse = (reason: string): Decision => ({ ok: false, reason });
 
 /** The only `$` topic a client may read: what the broker offers (see broker.ts). */
-export const CAPABILITIES_TOPIC = '$IMS/capabilities';
+export { CAPABILITIES_TOPIC };
 
 export const SHARE_PREFIX = '$share/';
 

@@ -6,6 +6,9 @@ import { assertId, idProblem, ImsError } from '../ids';
 import { OWNERS, SessionContext } from './context';
 
 export class Groups {
+    /** Groups entered and not yet answered by the broker: their messages are delivered, nothing is recorded yet. */
+    private readonly pending = new Set<string>();
+
     constructor(private readonly s: SessionContext) {}
 
     /** Creating and joining both make this account a member; joining also tells the group. */
@@ -18,12 +21,23 @@ export class Groups {
         return this.s.publish(this.s.codec.groupMessage(group, this.s.userId), { type: 'group.join', data: { group } });
     }
 
+    /** Delivery stops at once (not when the broker acknowledges the leave); then the group is told. */
     async leave(group: string): Promise<Envelope> {
         this.checkMember(group);
-        const sent = await this.s.publish(this.s.codec.groupMessage(group, this.s.userId), { type: 'group.leave', data: { group } });
         this.s.state.remove('groups', group);
-        await this.s.release(OWNERS.group, [this.s.codec.groupFilter(group)]);
-        return sent;
+        try {
+            return await this.s.publish(this.s.codec.groupMessage(group, this.s.userId), { type: 'group.leave', data: { group } });
+        } finally {
+            await this.s.release(OWNERS.group, [this.s.codec.groupFilter(group)]);
+        }
+    }
+
+    /** The broker refused `topic`: if it was a group's, the membership is forgotten. True when it was one. */
+    refused(topic: string): boolean {
+        const group = this.s.state.list('groups').find((g) => this.s.codec.groupFilter(g) === topic);
+        if (group === undefined) return false;
+        this.s.state.remove('groups', group);
+        return true;
     }
 
     /** One invitation per user; returns what was sent. */
@@ -61,18 +75,25 @@ export class Groups {
             message.group = group as string;
             return true;
         }
-        return message.group !== undefined && this.s.state.has('groups', message.group);
+        return message.group !== undefined && (this.s.state.has('groups', message.group) || this.pending.has(message.group));
     }
 
+    /** Membership is recorded once the broker grants the group's subscription; a refusal records nothing. */
     private async enter(group: string): Promise<void> {
         assertId('group', group, this.s.codec.rules);
-        this.s.state.add('groups', group);
-        await this.s.hold(OWNERS.group, [this.s.codec.groupFilter(group)]);
+        this.pending.add(group);
+        try {
+            await this.s.hold(OWNERS.group, [this.s.codec.groupFilter(group)]);
+            if (this.pending.has(group)) this.s.state.add('groups', group);
+        } finally {
+            this.pending.delete(group);
+        }
     }
 
+    /** A member, or about to be one (its SUBACK on the way): it may speak and invite already. */
     private checkMember(group: string): void {
         assertId('group', group, this.s.codec.rules);
-        if (!this.s.state.has('groups', group)) {
+        if (!this.s.state.has('groups', group) && !this.pending.has(group)) {
             throw new ImsError(`${this.s.userId} is not a member of ${group}`, 'IMS_NOT_MEMBER');
         }
     }

@@ -6,6 +6,9 @@ import { assertId, ImsError } from '../ids';
 import { OWNERS, SessionContext } from './context';
 
 export class Moments {
+    /** Follows sent and not yet answered: their posts are delivered, but nothing is recorded until the SUBACK. */
+    private readonly pending = new Set<string>();
+
     constructor(private readonly s: SessionContext) {}
 
     post(text?: string, data?: Record<string, unknown>): Promise<Envelope> {
@@ -17,12 +20,27 @@ export class Moments {
         if (this.s.state.has('blockedBy', user)) {
             throw new ImsError(`${user} has blocked ${this.s.userId}: their moments cannot be followed`, 'IMS_BLOCKED');
         }
-        this.s.state.add('following', user);
-        await this.s.hold(OWNERS.follow, [this.s.codec.moments(user)]);
+        // Recorded (and saved, and held at every login) only once the broker grants the subscription.
+        this.pending.add(user);
+        try {
+            await this.s.hold(OWNERS.follow, [this.s.codec.moments(user)]);
+            if (this.pending.has(user)) this.s.state.add('following', user);
+        } finally {
+            this.pending.delete(user);
+        }
+    }
+
+    /** The broker refused `topic`: if it was a follow, it is forgotten. True when it was one. */
+    refused(topic: string): boolean {
+        const user = this.s.state.list('following').find((u) => this.s.codec.moments(u) === topic);
+        if (user === undefined) return false;
+        this.s.state.remove('following', user);
+        return true;
     }
 
     async unfollow(user: string): Promise<void> {
         this.checkPeer(user);
+        this.pending.delete(user);
         this.s.state.remove('following', user);
         await this.s.release(OWNERS.follow, [this.s.codec.moments(user)]);
     }
@@ -48,10 +66,11 @@ export class Moments {
     async receive(message: ImsMessage): Promise<boolean> {
         if (message.type === 'unsub') {
             this.s.state.add('blockedBy', message.from);
-            if (this.s.state.has('following', message.from)) await this.unfollow(message.from);
+            // A follow still waiting for its SUBACK is cancelled too.
+            if (this.s.state.has('following', message.from) || this.pending.has(message.from)) await this.unfollow(message.from);
             return true;
         }
-        return this.s.state.has('following', message.from);
+        return this.s.state.has('following', message.from) || this.pending.has(message.from);
     }
 
     private checkPeer(user: string): void {
