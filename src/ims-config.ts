@@ -14,6 +14,8 @@ interface ImsConfigDef extends NodeDef {
     protocolVersion: string;
     keepalive: string;
     cleanSession: boolean;
+    /** Share the inbox with the account's other devices naming the same group ($share): bots on several instances. */
+    shareGroup?: string;
     sessionExpiry: string;
     reconnectPeriod: string;
     tls: string;
@@ -82,6 +84,7 @@ export = function register(RED: NodeAPI): void {
                 : undefined;
         return {
             userId: def.userId,
+            shareGroup: def.shareGroup || undefined,
             deviceId: def.deviceId || undefined,
             mqGroupId: def.mqGroupId || undefined,
             parentTopic: def.parentTopic || undefined,

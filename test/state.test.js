@@ -31,7 +31,7 @@ forEachBroker((kind) =>
             helper._redNodes.loadFlows = originalLoadFlows;
             helper.settings({ contextStorage: { default: { module: 'memory' } } });
             await broker.stop();
-            fs.rmSync(dir, { recursive: true, force: true });
+            fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
         });
 
         const flow = () => [

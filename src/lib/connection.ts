@@ -57,6 +57,24 @@ async function grantsOf(subscribing: Promise<ISubscriptionGrant[]>, topics: stri
     }
 }
 
+/** The broker URLs of a setting: one, or several separated by commas or spaces (failover, in order). */
+export function brokerUrls(setting: string): string[] {
+    const urls = setting
+        .split(/[\s,]+/)
+        .map((u) => u.trim())
+        .filter(Boolean);
+    if (urls.length === 0) throw new ImsError('No broker URL', 'IMS_CONFIG');
+    return urls;
+}
+
+/** A broker URL as MQTT.js's `servers` entries take it. */
+function serverOf(url: string): { host: string; port: number; protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss' } {
+    const parsed = new URL(url);
+    const protocol = parsed.protocol.replace(':', '') as 'mqtt' | 'mqtts' | 'ws' | 'wss';
+    const defaults = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
+    return { host: parsed.hostname, port: Number(parsed.port) || defaults[protocol] || 1883, protocol };
+}
+
 /**
  * MQTT.js traces every packet through `debug`, which gathers its arguments into an array even when
  * tracing is off (about 3.6 KB of garbage per relayed message). Unless DEBUG asks for mqttjs, the
@@ -116,8 +134,17 @@ export class ImsConnection extends EventEmitter {
     open(): void {
         if (this.client) return;
         const { url, subscriptionLimit: _limit, connectWaitMs: _wait, ...clientOptions } = this.options;
+        // Several URLs (a cluster's instances): MQTT.js tries the next one at each reconnect.
+        const servers = brokerUrls(url);
+        const failover = servers.length > 1 ? { servers: servers.map(serverOf) } : {};
         // We re-subscribe from our own table, in batches; MQTT.js's own copy would send duplicates.
-        const client = mqtt.connect(url, { log: MQTT_LOG, outgoingStore: new OutgoingStore(), ...clientOptions, resubscribe: false });
+        const client = mqtt.connect(servers[0], {
+            log: MQTT_LOG,
+            outgoingStore: new OutgoingStore(),
+            ...failover,
+            ...clientOptions,
+            resubscribe: false,
+        });
         this.client = client;
         this.attempt = { connected: false, socketError: false };
         this.quickDrops = 0;

@@ -39,6 +39,12 @@ export interface BrokerSettings {
 
 export interface SessionOptions extends CodecOptions {
     userId: string;
+    /**
+     * Share this account's inbox with its other devices that name the same group (MQTT shared
+     * subscription `$share/<group>/<inbox>`): each message reaches one of them. For a bot run on
+     * several Node-RED instances, each with its own device ID, so each message is answered once.
+     */
+    shareGroup?: string;
     deviceId?: string;
     mqGroupId?: string;
     region?: string;
@@ -105,6 +111,8 @@ export class ImsSession extends EventEmitter implements SessionContext {
     readonly broadcast: Broadcast;
     readonly presence: Presence;
     private readonly receiveOwn: boolean;
+    /** The shared-subscription group of the inbox, if the account shares it among devices. */
+    readonly shareGroup: string | undefined;
     private readonly useVirtualGroups: boolean;
     private readonly duplicates = new DuplicateFilter();
     /** Bare (non-envelope) QoS 1 payloads by topic and content, to drop a redelivery the broker marks dup. */
@@ -132,6 +140,7 @@ export class ImsSession extends EventEmitter implements SessionContext {
         this.qos = options.qos ?? SESSION_DEFAULTS.qos;
         this.maxPayload = options.maxPayload || DEFAULT_MAX_PAYLOAD;
         this.receiveOwn = options.receiveOwn ?? false;
+        this.shareGroup = options.shareGroup ? assertId('region', options.shareGroup, this.codec.rules) : undefined;
         this.useVirtualGroups = options.virtualGroups !== false;
         this.state = new AccountState(options.state);
         this.friends = new Friends(this, (user, added) => this.presence.watch(user, added));
@@ -260,7 +269,8 @@ export class ImsSession extends EventEmitter implements SessionContext {
     }
 
     private sessionTopics(): string[] {
-        const topics = [this.codec.inboxFilter(this.userId)];
+        const inbox = this.codec.inboxFilter(this.userId);
+        const topics = [this.shareGroup ? `$share/${this.shareGroup}/${inbox}` : inbox];
         // A cloud MQ service delivers p2p without a subscription; a standard broker needs one.
         if (this.codec.profile === 'standard') topics.push(this.codec.p2p(this.clientId));
         return topics;
