@@ -211,3 +211,55 @@ describe('ims-broker cluster on Redis', function () {
         );
     });
 });
+
+describe('an IM account with several broker URLs', function () {
+    this.timeout(60000);
+    let redis;
+    let dir;
+    const instances = [];
+
+    before(async function () {
+        redis = await new RedisUnderTest().start();
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-failover-'));
+        fs.writeFileSync(path.join(dir, 'accounts.json'), JSON.stringify(ACCOUNTS));
+        for (let i = 0; i < 2; i++) {
+            const instance = new BrokerCommand(['--port', '0', '--accounts', path.join(dir, 'accounts.json'), '--redis', redis.url]);
+            await instance.start();
+            instances.push(instance);
+        }
+    });
+    after(async function () {
+        await Promise.all(instances.map((i) => i.stop()));
+        await redis?.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('moves to the next instance when its own is killed, keeping its persistent session', async function () {
+        const { ImsSession } = require('../nodes/lib/session');
+        const urls = instances.map((i) => i.url).join(', ');
+        const carol = new ImsSession({
+            userId: 'Carol',
+            deviceId: 'Carol_failover',
+            broker: { url: urls, password: PASSWORD.Carol, reconnectPeriod: 200 },
+        });
+        const received = [];
+        carol.on('message', (m) => received.push(m.text));
+        carol.on('error', () => undefined);
+        try {
+            await carol.login();
+            await until(() => carol.connection.connected && carol.connection.ackedCount > 0, 5000);
+            const alice = await connectAs(instances[1].url, 'Alice', PASSWORD.Alice);
+            try {
+                await instances[0].stop('SIGKILL');
+                await alice.publishAsync('IMS/Carol/Inbox/Chat/Alice', envelope({ type: 'chat', from: 'Alice', text: 'while you moved' }), {
+                    qos: 1,
+                });
+                assert.ok(await until(() => received.includes('while you moved'), 20000), 'the chat queued during the move arrives');
+            } finally {
+                await alice.endAsync();
+            }
+        } finally {
+            await carol.logout();
+        }
+    });
+});
