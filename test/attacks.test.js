@@ -28,7 +28,7 @@ const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ims-attack-'));
 // clients alternate between the instances so that attacker and victim sit on different ones.
 for (const mode of ['single', 'cluster'])
     describe(`attacks on the secured broker (${mode})`, function () {
-        this.timeout(30000);
+        this.timeout(60000);
         const cluster = mode === 'cluster';
         let redis;
         /** Instance A (the one tests inspect) and, in a cluster, instance B. */

@@ -204,7 +204,7 @@ async function run(commands) {
 }
 
 describe('secured broker properties (fast-check)', function () {
-    this.timeout(120000);
+    this.timeout(300000);
 
     it('never delivers a message to a client whose user may not read it, and delivers what it must', async function () {
         await fc.assert(
