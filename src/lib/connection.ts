@@ -7,8 +7,7 @@ import { EventEmitter } from 'events';
 import mqtt, { IClientOptions, IConnackPacket, IClientPublishOptions, ISubscriptionGrant, MqttClient } from 'mqtt';
 import { ImsError } from './ids';
 import { SubscriptionTable } from './subscriptions';
-import { OutgoingStore } from './outgoingStore';
-import { tuneSocket } from './socketTuning';
+import { connectTransport } from './transport';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
 export type QoS = 0 | 1 | 2;
@@ -75,14 +74,6 @@ function serverOf(url: string): { host: string; port: number; protocol: 'mqtt' |
     return { host: parsed.hostname, port: Number(parsed.port) || defaults[protocol] || 1883, protocol };
 }
 
-/**
- * MQTT.js traces every packet through `debug`, which gathers its arguments into an array even when
- * tracing is off (about 3.6 KB of garbage per relayed message). Unless DEBUG asks for mqttjs, the
- * trace goes to a no-op.
- */
-const MQTT_TRACED = /(^|[\s,])(mqttjs|\*)/.test(process.env.DEBUG ?? '');
-const MQTT_LOG = MQTT_TRACED ? undefined : (): void => undefined;
-
 export class ImsConnection extends EventEmitter {
     readonly subscriptions = new SubscriptionTable();
     state: ConnectionState = 'idle';
@@ -138,13 +129,7 @@ export class ImsConnection extends EventEmitter {
         const servers = brokerUrls(url);
         const failover = servers.length > 1 ? { servers: servers.map(serverOf) } : {};
         // We re-subscribe from our own table, in batches; MQTT.js's own copy would send duplicates.
-        const client = mqtt.connect(servers[0], {
-            log: MQTT_LOG,
-            outgoingStore: new OutgoingStore(),
-            ...failover,
-            ...clientOptions,
-            resubscribe: false,
-        });
+        const client = connectTransport(servers[0], { ...failover, ...clientOptions, resubscribe: false });
         this.client = client;
         this.attempt = { connected: false, socketError: false };
         this.quickDrops = 0;
@@ -321,7 +306,6 @@ export class ImsConnection extends EventEmitter {
         this.failures = 0;
         this.attempt = { connected: true, socketError: false, connectedAt: Date.now() };
         this.accepted = true;
-        tuneSocket(this.client?.stream);
         this.lastError = undefined;
         const brokerMax = connack.properties?.maximumQoS;
         if (brokerMax !== undefined) this.limitQoS(brokerMax as QoS, 'its CONNACK');
