@@ -1,6 +1,7 @@
 'use strict';
 // What every benchmark case needs: brokers on 127.0.0.1, one embedded Node-RED (the real runtime, not
-// the test helper, whose spies would slow every node), MQTT.js clients with Nagle off, and statistics.
+// the test helper, whose spies would slow every node), MQTT.js clients with Nagle off, statistics and
+// a seeded shuffle.
 
 const fs = require('fs');
 const os = require('os');
@@ -13,35 +14,79 @@ const { MOSQUITTO, MosquittoUnderTest } = require('../test/helpers/brokers');
 const ROOT = path.join(__dirname, '..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The brokers of this run: the embedded one always, Mosquitto when its binary is here. */
-async function startBrokers() {
-    const brokers = [];
-    const child = fork(path.join(__dirname, 'broker-process.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const { port } = await new Promise((resolve) => child.once('message', resolve));
-    const stopChild = () =>
+/** The accounts of the secured broker: the relay's bot and driver. */
+const SECURED_ACCOUNTS = [
+    { user: 'Bot', password: 'bench-bot' },
+    { user: 'Driver', password: 'bench-driver' },
+];
+
+/** The embedded broker in a process of its own (bench/broker-process.js) with `options` (BrokerOptions). */
+async function startEmbedded(name, options, extra) {
+    const child = fork(path.join(__dirname, 'broker-process.js'), [JSON.stringify(options)], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const { port, error } = await new Promise((resolve) => child.once('message', resolve));
+    if (error) throw new Error(`${name} broker: ${error}`);
+    const stop = () =>
         new Promise((resolve) => {
+            if (child.exitCode !== null) return resolve();
             child.once('exit', resolve);
             child.send('stop');
         });
-    brokers.push({ name: 'embedded', url: `mqtt://127.0.0.1:${port}`, port, virtualGroups: true, stop: stopChild });
+    return { name, url: `mqtt://127.0.0.1:${port}`, port, stop, ...extra };
+}
+
+/**
+ * The brokers of this run: the embedded broker open and in memory (the like-for-like baseline), the
+ * embedded broker as the product runs it (secured, with its disk store), and Mosquitto when its
+ * binary is here.
+ */
+async function startBrokers() {
+    const brokers = [];
+    const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-bench-store-'));
+    brokers.push(await startEmbedded('embedded', {}, { virtualGroups: true, label: 'embedded, open, in memory' }));
+    const secured = await startEmbedded(
+        'secured',
+        { security: { accounts: SECURED_ACCOUNTS }, storeDir },
+        { virtualGroups: true, label: 'embedded, secured, disk store', accounts: SECURED_ACCOUNTS },
+    );
+    brokers.push(
+        await startEmbedded(
+            'secured-memory',
+            { security: { accounts: SECURED_ACCOUNTS } },
+            { virtualGroups: true, label: 'embedded, secured, in memory', accounts: SECURED_ACCOUNTS },
+        ),
+    );
+    const stopSecured = secured.stop;
+    secured.stop = async () => {
+        await stopSecured();
+        fs.rmSync(storeDir, { recursive: true, force: true });
+    };
+    brokers.push(secured);
     if (MOSQUITTO) {
         const m = await new MosquittoUnderTest({
             extraConfig: ['max_queued_messages 100000', 'max_inflight_messages 0', 'set_tcp_nodelay true'],
         }).start();
-        brokers.push({ name: 'mosquitto', url: m.url, port: m.port, virtualGroups: false, stop: () => m.stop() });
+        brokers.push({ name: 'mosquitto', url: m.url, port: m.port, virtualGroups: false, label: 'Mosquitto', stop: () => m.stop() });
     }
     return brokers;
 }
 
-/** An MQTT.js client with Nagle off, as the IM nodes have. */
+/** The password of `user` on `broker`, when the broker is secured. */
+function credentialsOf(broker, user) {
+    const account = broker.accounts?.find((a) => a.user === user);
+    return account ? { username: account.user, password: account.password } : {};
+}
+
+/** An MQTT.js client as a user writes it: MQTT.js defaults, Nagle off. */
 async function client(url, options = {}) {
     const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
     c.stream.setNoDelay?.(true);
     return c;
 }
 
-/** The real Node-RED runtime in this process, with this package, and no editor. */
-async function startNodeRed() {
+/** The real Node-RED runtime in this process, with this package, and no editor. `globals` seeds global context. */
+async function startNodeRed(globals = {}) {
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-bench-'));
     const link = path.join(userDir, 'node_modules', '@ims-mqtt', 'node-red-ims');
     fs.mkdirSync(path.dirname(link), { recursive: true });
@@ -55,6 +100,7 @@ async function startNodeRed() {
         credentialSecret: 'bench',
         httpAdminRoot: false,
         httpNodeRoot: false,
+        functionGlobalContext: globals,
         logging: { console: { level: 'error' } },
         editorTheme: { projects: { enabled: false } },
         externalModules: { autoInstall: false },
@@ -64,6 +110,7 @@ async function startNodeRed() {
     await RED.start();
     return {
         RED,
+        node: (id) => RED.nodes.getNode(id),
         async deploy(flows) {
             await RED.runtime.flows.setFlows({ flows: { flows }, deploymentType: 'full' });
         },
@@ -74,16 +121,59 @@ async function startNodeRed() {
     };
 }
 
+/** Waits until `ready()` or `ms` passed; true when ready. */
+async function until(ready, ms, step = 5) {
+    const deadline = Date.now() + ms;
+    while (!ready() && Date.now() < deadline) await sleep(step);
+    return ready();
+}
+
 function percentile(sorted, p) {
     if (sorted.length === 0) return NaN;
     return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-function median(values) {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
+/** min, median and max of the finite values (the lower median for an even count). */
+function spread(values) {
+    const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+    if (sorted.length === 0) return { min: null, median: null, max: null, n: 0 };
+    return { min: sorted[0], median: sorted[Math.floor((sorted.length - 1) / 2)], max: sorted[sorted.length - 1], n: sorted.length };
 }
 
 const round = (x, digits = 2) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
 
-module.exports = { ROOT, sleep, startBrokers, client, startNodeRed, percentile, median, round };
+/** A small seeded generator (mulberry32), so a run's contender order can be replayed from its seed. */
+function seededRandom(seed) {
+    let a = seed >>> 0;
+    return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+
+function shuffled(items, random) {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+}
+
+module.exports = {
+    ROOT,
+    sleep,
+    until,
+    startBrokers,
+    credentialsOf,
+    client,
+    startNodeRed,
+    percentile,
+    spread,
+    round,
+    seededRandom,
+    shuffled,
+};

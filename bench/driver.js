@@ -1,6 +1,7 @@
 'use strict';
-// The relay driver, in a child process: an MQTT.js client that chats with the bot and measures its
-// replies. The parent sends {id, cmd, ...} over IPC and gets {id, result}.
+// The relay driver, in a child process that lives for the whole run: an MQTT.js client that chats
+// with the bot and measures its replies. It is the same client for every contender and connects anew
+// for each one. The parent sends {id, cmd, ...} over IPC and gets {id, result}.
 
 const { performance } = require('perf_hooks');
 const { client, sleep, percentile } = require('./common');
@@ -9,12 +10,12 @@ const DRIVER_INBOX = 'IMS/Driver/Inbox/Chat/Bot';
 const TO_BOT = 'IMS/Bot/Inbox/Chat/Driver';
 
 class Driver {
-    static async connect(url, qos) {
+    static async connect(url, qos, options) {
         const d = new Driver();
         d.qos = qos;
         d.run = Math.random().toString(36).slice(2, 8);
         d.seq = 0;
-        d.client = await client(url, { clientId: 'GID_IMS@@@driver' });
+        d.client = await client(url, { clientId: 'GID_IMS@@@Driver_bench', ...options });
         d.onReply = () => undefined;
         d.client.on('message', (_topic, payload) => {
             let text;
@@ -53,9 +54,9 @@ class Driver {
         };
         while (!answered && Date.now() < deadline) {
             this.send();
-            await sleep(100);
+            await sleep(20);
         }
-        await sleep(200); // let the warm-up replies drain
+        await sleep(100); // let the probes' replies drain
         this.onReply = () => undefined;
         if (!answered) throw new Error('the bot never answered');
     }
@@ -117,7 +118,7 @@ class Driver {
             }
             await sleep(tick);
         }
-        const deadline = Date.now() + 5000;
+        const deadline = Date.now() + 3000; // what is not back by then counts as lost
         while (sentAt.size > 0 && Date.now() < deadline) await sleep(10);
         this.onReply = () => undefined;
         latencies.sort((a, b) => a - b);
@@ -133,9 +134,14 @@ let driver;
 process.on('message', async ({ id, cmd, ...args }) => {
     try {
         let result;
-        if (cmd === 'connect') driver = await Driver.connect(args.url, args.qos);
-        else if (cmd === 'ready') await driver.ready();
-        else if (cmd === 'throughput') result = await driver.throughput(args.count, args.window);
+        if (cmd === 'connect') {
+            await driver?.end();
+            driver = await Driver.connect(args.url, args.qos, args.options);
+        } else if (cmd === 'disconnect') {
+            await driver?.end();
+            driver = undefined;
+        } else if (cmd === 'ready') await driver.ready();
+        else if (cmd === 'throughput') result = await driver.throughput(args.count, args.window, args.limitMs);
         else if (cmd === 'latency') result = await driver.latency(args.rate, args.seconds);
         else if (cmd === 'end') {
             await driver?.end();
@@ -147,3 +153,5 @@ process.on('message', async ({ id, cmd, ...args }) => {
         process.send({ id, error: error.message });
     }
 });
+
+process.on('disconnect', () => process.exit(0));
