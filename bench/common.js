@@ -108,11 +108,17 @@ async function startNodeRed(globals = {}) {
         telemetry: { enabled: false },
     });
     await RED.start();
+    const deploy = (flows) => RED.runtime.flows.setFlows({ flows: { flows }, deploymentType: 'full' });
+    // The runtime drops the credentials of the first deploy after a start (its credential store is
+    // still loading): one deploy of an unused account's credentials first, so a bot's login works.
+    await deploy([{ id: 'prime', type: 'ims-config', url: 'mqtt://127.0.0.1:9', userId: 'Prime', credentials: { user: 'Prime' } }]);
+    await deploy([]);
     return {
         RED,
         node: (id) => RED.nodes.getNode(id),
+        /** A full deploy, as the editor's: a node's `credentials` are its secrets. */
         async deploy(flows) {
-            await RED.runtime.flows.setFlows({ flows: { flows }, deploymentType: 'full' });
+            await deploy(JSON.parse(JSON.stringify(flows)));
         },
         async stop() {
             await RED.stop();

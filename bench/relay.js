@@ -270,9 +270,9 @@ function roundRatios(samples) {
 }
 
 /** Every cell in every round, in a seeded shuffled order per round; samples, ratios and their spread. */
-async function relayCase(brokers, red, { rounds, count, seconds, limitMs, quick, random, log }) {
+async function relayCase(brokers, red, { rounds, count, seconds, limitMs, quick, only, random, log }) {
     const byName = Object.fromEntries(brokers.map((b) => [b.name, b]));
-    const cells = relayCells(brokers, quick);
+    const cells = relayCells(brokers, quick).filter((c) => !only || c.key.includes(only));
     const driver = DriverProcess.start();
     const perRound = [];
     try {

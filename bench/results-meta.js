@@ -3,6 +3,7 @@
 // the versions of Node and of every dependency that carries messages, CPUs and load.
 
 const { execFileSync } = require('child_process');
+const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { ROOT } = require('./common');
@@ -16,13 +17,13 @@ function run(cmd, args) {
     }
 }
 
-/** The version of `name` as resolved from `from` (a package directory). */
+/** The version of `name` as Node would load it from `from`: the nearest node_modules/<name> upwards. */
 function versionOf(name, from = ROOT) {
-    try {
-        const main = require.resolve(`${name}/package.json`, { paths: [from] });
-        return require(main).version;
-    } catch {
-        return undefined;
+    // Not require.resolve: ESM-only packages (aedes) do not export their package.json.
+    for (let dir = from; ; dir = path.dirname(dir)) {
+        const file = path.join(dir, 'node_modules', name, 'package.json');
+        if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')).version;
+        if (path.dirname(dir) === dir) return undefined;
     }
 }
 

@@ -19,6 +19,8 @@ const { renderSection, summaryLine } = require('../scripts/bench-table');
 
 const QUICK = process.argv.includes('--quick');
 const SEED = Number(/^--seed=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--seed=')) ?? '')?.[1] ?? Date.now() % 2 ** 31);
+/** --only=<text>: only the relay cells whose key contains it, no other case and no results file (for profiling). */
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const log = (line) => console.log(line);
 
 function fileLimit() {
@@ -54,9 +56,9 @@ async function main() {
     const settings = {
         quick: QUICK,
         rounds: QUICK ? 3 : 5,
-        count: QUICK ? 2000 : 8000,
+        count: QUICK ? 2000 : 6000,
         seconds: QUICK ? 1 : 2,
-        limitMs: QUICK ? 6000 : 12000,
+        limitMs: QUICK ? 6000 : 10000,
         members,
         pacedCount: QUICK ? 40 : 100,
     };
@@ -76,7 +78,8 @@ async function main() {
     const red = await startNodeRed({ ...fanoutGlobals(members), ...loginGlobals() });
     try {
         log('relay:');
-        results.relay = await relayCase(brokers, red, { ...settings, random: seededRandom(SEED), log });
+        results.relay = await relayCase(brokers, red, { ...settings, only: ONLY, random: seededRandom(SEED), log });
+        if (ONLY) return log(`--only=${ONLY}: relay cells only, no results file written`);
         results.fanout = {};
         results.login = {};
         for (const broker of brokers.filter((b) => !b.name.startsWith('secured'))) {

@@ -1,0 +1,100 @@
+'use strict';
+// The table of docs/PERFORMANCE.md is generated from a benchmark results file by
+// scripts/bench-table.js: run it on a fixture and check the table, the verdicts and the exact last
+// line, so the script cannot break silently; and check that the doc's table is the one its named
+// results file generates (nobody typed it).
+
+const assert = require('assert');
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { BEGIN, END, renderSection, summaryLine } = require('../scripts/bench-table');
+
+const ROOT = path.join(__dirname, '..');
+const SCRIPT = path.join(ROOT, 'scripts', 'bench-table.js');
+const FIXTURE = path.join(__dirname, 'fixtures', 'bench-results.json');
+const LAST_LINE =
+    /^bench: relay ims\/core \d+\.\d\dx, ims\/raw \d+\.\d\dx, ims\/transport \d+\.\d\dx; p99@5k ims\/transport \d+\.\d\dx; secured\/open \d+\.\d\dx$/;
+
+describe('bench table script (scripts/bench-table.js)', function () {
+    let dir;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-bench-table-'));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    function docWithMarkers() {
+        const doc = path.join(dir, 'PERFORMANCE.md');
+        fs.writeFileSync(doc, `# Before\n\n${BEGIN}\nold table\n${END}\n\n## After\n`);
+        return doc;
+    }
+
+    function run(file, doc) {
+        return execFileSync(process.execPath, [SCRIPT, file, '--doc', doc], { encoding: 'utf8' });
+    }
+
+    it('writes the table between the markers, keeps the rest, and prints the exact last line', function () {
+        const results = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
+        const doc = docWithMarkers();
+        const out = run(FIXTURE, doc);
+        const text = fs.readFileSync(doc, 'utf8');
+        assert.ok(text.startsWith(`# Before\n\n${BEGIN}\n`));
+        assert.ok(text.endsWith(`${END}\n\n## After\n`));
+        assert.ok(!text.includes('old table'));
+        const lines = out.trim().split('\n');
+        const last = lines[lines.length - 1];
+        assert.match(last, LAST_LINE);
+        const r = results.relay.ratios;
+        const x = (name) => `${r[name].median.toFixed(2)}x`;
+        assert.strictEqual(
+            last,
+            `bench: relay ims/core ${x('embedded.qos1.rate.ims/core')}, ims/raw ${x('embedded.qos1.rate.ims/raw')}, ` +
+                `ims/transport ${x('embedded.qos1.rate.ims/transport')}; p99@5k ims/transport ${x('embedded.qos1.p99_5k.ims/transport')}; ` +
+                `secured/open ${x('defaults.qos1.rate.secured/open')}`,
+        );
+        // The doc shows the same line, the commit, and a row per measured cell with its spread.
+        assert.ok(text.includes(`\n${last}\n`));
+        assert.ok(text.includes(results.code.commit.slice(0, 12)));
+        assert.ok(text.includes('(clean tree)'));
+        assert.ok(text.includes('| broker | bot | QoS | msg/s |'));
+        for (const cell of Object.values(results.relay.summary)) {
+            const median = Math.round(cell.rate.median).toLocaleString('en-US').replace(/,/g, ' ');
+            assert.ok(text.includes(` | ${cell.qos} | ${median} (`), `a row for ${cell.broker}/${cell.contender}`);
+        }
+        assert.match(
+            text,
+            /\| relay QoS 1 ims\/core on the embedded broker \| ≥ 1 \| [\d.]+ \([\d.]+–[\d.]+\) \| (met|\*\*missed\*\* by \d+ %) \|/,
+        );
+        assert.ok(text.includes('default pacing'));
+        // Run again: the same text (the markers survive a rewrite).
+        run(FIXTURE, doc);
+        assert.strictEqual(fs.readFileSync(doc, 'utf8'), text);
+    });
+
+    it('says so when the run measured a dirty tree, and fails without markers', function () {
+        const results = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
+        results.code = { ...results.code, dirty: true, dirtyFiles: ['src/lib/session.ts'] };
+        const file = path.join(dir, 'dirty.json');
+        fs.writeFileSync(file, JSON.stringify(results));
+        const doc = docWithMarkers();
+        run(file, doc);
+        assert.match(fs.readFileSync(doc, 'utf8'), /\*\*on a dirty tree\*\* \(uncommitted changes in src\/lib\/session\.ts/);
+        const bare = path.join(dir, 'bare.md');
+        fs.writeFileSync(bare, '# no markers\n');
+        assert.throws(() => execFileSync(process.execPath, [SCRIPT, file, '--doc', bare], { stdio: 'pipe' }), /no generated section/);
+    });
+
+    it('docs/PERFORMANCE.md holds the table its named results file generates', function () {
+        const text = fs.readFileSync(path.join(ROOT, 'docs', 'PERFORMANCE.md'), 'utf8');
+        const begin = text.indexOf(BEGIN);
+        const end = text.indexOf(END);
+        assert.ok(begin >= 0 && end > begin, 'the markers of the generated section');
+        const section = text.slice(begin + BEGIN.length, end).trim();
+        const source = /Generated from `([^`]+)`/.exec(section)?.[1];
+        assert.ok(source, 'the section names its results file');
+        const results = JSON.parse(fs.readFileSync(path.join(ROOT, source), 'utf8'));
+        assert.strictEqual(section, renderSection(results, source));
+        assert.match(summaryLine(results), LAST_LINE);
+    });
+});
