@@ -284,7 +284,7 @@ async function relayCase(brokers, red, { rounds, count, seconds, limitMs, quick,
                 const s = await runCell(cell, byName[cell.broker], red, driver, { count, seconds, limitMs });
                 s.seconds = round((Date.now() - began) / 1000, 1);
                 samples[cell.key] = s;
-                const latency = cell.qos === 1 ? `, p99 @1k ${round(s.p99_1k)} @5k ${round(s.p99_5k)} ms` : '';
+                const latency = cell.qos === 1 ? `, p99 @1k ${round(s.p99_1k) ?? '-'} @5k ${round(s.p99_5k) ?? '-'} ms` : '';
                 log(
                     `  round ${r} ${cell.key}: ${Math.round(s.rate)} msg/s${s.timedOut ? ' (time limit)' : ''}, ${round(s.cpuUs, 0)} us/msg${latency} (${s.seconds} s)`,
                 );

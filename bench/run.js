@@ -61,6 +61,7 @@ async function main() {
         limitMs: QUICK ? 6000 : 10000,
         members,
         pacedCount: QUICK ? 40 : 100,
+        repeats: 3, // greetings (unpaced, virtual group) and login
     };
     const results = {
         date: new Date().toISOString(),
@@ -84,8 +85,13 @@ async function main() {
         results.login = {};
         for (const broker of brokers.filter((b) => !b.name.startsWith('secured'))) {
             log(`${broker.name}:`);
-            results.fanout[broker.name] = await fanoutCase(broker, red, { members, pacedCount: settings.pacedCount, log });
-            results.login[broker.name] = await loginCase(broker, red, { log });
+            results.fanout[broker.name] = await fanoutCase(broker, red, {
+                members,
+                pacedCount: settings.pacedCount,
+                repeats: settings.repeats,
+                log,
+            });
+            results.login[broker.name] = await loginCase(broker, red, { repeats: settings.repeats, log });
         }
         log('memory:');
         results.memory = [];

@@ -57,6 +57,7 @@ function num(x, digits = 2) {
 
 /** "median (min–max)" of a spread. */
 function fig(s, digits = 2) {
+    if (isNum(s)) return num(s, digits); // a single measurement
     if (!s || !isNum(s.median)) return '';
     if (s.n === 1 || s.min === s.max) return num(s.median, digits);
     return `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)})`;
@@ -161,7 +162,10 @@ function renderSection(results, source) {
         ),
         '',
     );
-    out.push('### Greetings, login, memory (through the nodes)', '');
+    out.push(
+        `### Greetings, login, memory (through the nodes): median (min–max) of ${results.settings.repeats ?? 1}; paced greeting and memory once`,
+        '',
+    );
     const other = [];
     for (const [broker, f] of Object.entries(results.fanout ?? {})) {
         const name = BROKERS[broker] ?? broker;
@@ -178,14 +182,14 @@ function renderSection(results, source) {
             other.push([
                 name,
                 `greet ${f.members} friends, pacing off`,
-                `${num(f.unpaced.ms, 0)} ms`,
+                `${fig(f.unpaced.ms, 0)} ms`,
                 `${f.unpaced.arrived} arrived (${f.unpaced.mode})`,
             ]);
         if (f.virtualGroup)
             other.push([
                 name,
                 `greet ${f.members} friends, virtual group`,
-                `${num(f.virtualGroup.ms, 0)} ms`,
+                `${fig(f.virtualGroup.ms, 0)} ms`,
                 `${f.virtualGroup.arrived} arrived (${f.virtualGroup.mode})`,
             ]);
     }
@@ -193,7 +197,7 @@ function renderSection(results, source) {
         other.push([
             BROKERS[broker] ?? broker,
             `login, ${l.subscriptions} subscriptions`,
-            `${num(l.ms, 0)} ms`,
+            `${fig(l.ms, 0)} ms`,
             `${l.subscribePackets} SUBSCRIBE packets`,
         ]);
     for (const m of results.memory ?? [])
