@@ -44,7 +44,10 @@ async function startEmbedded(name, options, extra) {
 async function startBrokers() {
     const brokers = [];
     const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-bench-store-'));
-    brokers.push(await startEmbedded('embedded', {}, { virtualGroups: true, label: 'embedded, open, in memory' }));
+    // Every friend of the fan-out connects from 127.0.0.1: the per-address connection limit (a defence
+    // against one host opening thousands) is lifted on the open broker, whose role is the baseline.
+    const open = { limits: { connectionsPerAddress: 0 } };
+    brokers.push(await startEmbedded('embedded', open, { virtualGroups: true, label: 'embedded, open, in memory' }));
     const secured = await startEmbedded(
         'secured',
         { security: { accounts: SECURED_ACCOUNTS }, storeDir },
