@@ -55,12 +55,13 @@ function num(x, digits = 2) {
     return x.toFixed(digits);
 }
 
-/** "median (min–max)" of a spread. */
-function fig(s, digits = 2) {
+/** "median (min–max)" of a spread; with `of` (the rounds), how many it has when some were skipped. */
+function fig(s, digits = 2, of = undefined) {
     if (isNum(s)) return num(s, digits); // a single measurement
     if (!s || !isNum(s.median)) return '';
-    if (s.n === 1 || s.min === s.max) return num(s.median, digits);
-    return `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)})`;
+    const some = of !== undefined && s.n < of ? `, ${s.n} of ${of} rounds` : '';
+    if (s.n === 1 || s.min === s.max) return `${num(s.median, digits)}${some ? ` (${some.slice(2)})` : ''}`;
+    return `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)}${some})`;
 }
 
 const ratioOf = (results, name) => results.relay?.ratios?.[name];
@@ -125,12 +126,9 @@ function renderSection(results, source) {
         BROKERS[s.broker] ?? s.broker,
         CONTENDERS[s.contender] ?? s.contender,
         s.qos,
-        fig(s.rate, 0),
-        fig(s.cpuUs, 0),
-        fig(s.p50_1k),
-        fig(s.p99_1k),
-        fig(s.p50_5k),
-        fig(s.p99_5k),
+        fig(s.rate, 0, rounds),
+        fig(s.cpuUs, 0, rounds),
+        ...['p50_1k', 'p99_1k', 'p50_5k', 'p99_5k'].map((m) => (s[m] ? fig(s[m], 2, rounds) : s.qos === 1 ? 'skipped' : '')),
     ]);
     out.push(table(['broker', 'bot', 'QoS', 'msg/s', 'bot CPU µs/msg', 'p50 @1k ms', 'p99 @1k ms', 'p50 @5k ms', 'p99 @5k ms'], rows), '');
     out.push('### Relay ratios, taken within each round: median (min–max)', '');
@@ -144,7 +142,7 @@ function renderSection(results, source) {
         ];
         return `${qos.replace('qos', 'QoS ')} ${what} ${pair.join('.')}`;
     };
-    const ratioRows = kinds.map((kind) => [label(kind), ...brokers.map((b) => fig(relay.ratios[`${b}.${kind}`]))]);
+    const ratioRows = kinds.map((kind) => [label(kind), ...brokers.map((b) => fig(relay.ratios[`${b}.${kind}`], 2, rounds))]);
     out.push(table(['ratio', ...brokers.map((b) => BROKERS[b])], ratioRows), '');
     out.push(
         `The product's defaults: the ims bot with persistent session and presence on the secured broker with its disk store, ` +
@@ -158,7 +156,12 @@ function renderSection(results, source) {
     out.push(
         table(
             ['target', 'bound', 'result', 'verdict'],
-            targetRows(results).map((t) => [t.text, t.min !== undefined ? `≥ ${t.min}` : `≤ ${t.max}`, fig(t.spread), t.verdict]),
+            targetRows(results).map((t) => [
+                t.text,
+                t.min !== undefined ? `≥ ${t.min}` : `≤ ${t.max}`,
+                fig(t.spread, 2, rounds),
+                t.verdict,
+            ]),
         ),
         '',
     );
