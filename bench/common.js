@@ -88,6 +88,22 @@ async function client(url, options = {}) {
     return c;
 }
 
+/**
+ * --core-mqtt=package: Node-RED's core MQTT nodes load the package's MQTT.js instead of the version
+ * Node-RED pins for them in its own node_modules, so every contender runs one MQTT.js. Call it
+ * before Node-RED loads its nodes; returns the version the core nodes will use.
+ */
+function coreNodesUsePackageMqtt() {
+    const coreNodes = path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [ROOT] }));
+    const theirs = require.resolve('mqtt', { paths: [coreNodes] });
+    const ours = require.resolve('mqtt', { paths: [ROOT] });
+    require(ours);
+    if (theirs !== ours) require.cache[theirs] = require.cache[ours];
+    let dir = path.dirname(ours);
+    while (path.basename(dir) !== 'mqtt') dir = path.dirname(dir); // .../node_modules/mqtt/build/index.js
+    return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+}
+
 /** The real Node-RED runtime in this process, with this package, and no editor. `globals` seeds global context. */
 async function startNodeRed(globals = {}) {
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-bench-'));
@@ -180,6 +196,7 @@ module.exports = {
     credentialsOf,
     client,
     startNodeRed,
+    coreNodesUsePackageMqtt,
     percentile,
     spread,
     round,

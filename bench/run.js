@@ -10,7 +10,7 @@ const { execFile, execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { startBrokers, startNodeRed, round, seededRandom } = require('./common');
+const { startBrokers, startNodeRed, coreNodesUsePackageMqtt, round, seededRandom } = require('./common');
 const { relayCase } = require('./relay');
 const { fanoutCase, fanoutGlobals } = require('./fanout');
 const { loginCase, loginGlobals } = require('./login');
@@ -21,6 +21,8 @@ const QUICK = process.argv.includes('--quick');
 const SEED = Number(/^--seed=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--seed=')) ?? '')?.[1] ?? Date.now() % 2 ** 31);
 /** --only=<text>: only the relay cells whose key contains it, no other case and no results file (for profiling). */
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+/** --core-mqtt=package: the core MQTT nodes on the package's MQTT.js rather than Node-RED's pinned one. */
+const CORE_MQTT = process.argv.includes('--core-mqtt=package') ? 'package' : 'node-red';
 const log = (line) => console.log(line);
 
 function fileLimit() {
@@ -62,6 +64,7 @@ async function main() {
         members,
         pacedCount: QUICK ? 40 : 100,
         repeats: 3, // greetings (unpaced, virtual group) and login
+        coreMqtt: CORE_MQTT,
     };
     const results = {
         date: new Date().toISOString(),
@@ -75,6 +78,7 @@ async function main() {
         `bench: ${QUICK ? 'quick' : 'full'} run, seed ${SEED}, commit ${results.code.commit.slice(0, 12)}${results.code.dirty ? ' (dirty tree)' : ''}, ` +
             `${os.cpus().length} CPUs, Node ${process.version}, ${members} friends for fan-out`,
     );
+    if (CORE_MQTT === 'package') results.versions.mqttCore = coreNodesUsePackageMqtt();
     const brokers = await startBrokers();
     const red = await startNodeRed({ ...fanoutGlobals(members), ...loginGlobals() });
     try {

@@ -107,7 +107,7 @@ function runLine(results) {
     return [
         `${s.quick ? 'Quick' : 'Full'} run of ${results.date}, commit \`${(c.commit ?? 'unknown').slice(0, 12)}\`` +
             `${c.dirty ? ` **on a dirty tree** (uncommitted changes in ${c.dirtyFiles.join(', ')}: these figures are not those of the commit)` : ' (clean tree)'}.`,
-        `Node ${v.node}, MQTT.js ${v.mqtt} (Node-RED's core MQTT nodes: ${v.mqttCore}, pinned by Node-RED), Node-RED ${v.nodeRed}, ` +
+        `Node ${v.node}, MQTT.js ${v.mqtt} (Node-RED's core MQTT nodes: ${v.mqttCore}, ${s.coreMqtt === 'package' ? "the package's, by --core-mqtt=package" : 'pinned by Node-RED'}), Node-RED ${v.nodeRed}, ` +
             `aedes ${v.aedes}, aedes-persistence-level ${v.aedesPersistenceLevel}, Mosquitto ${v.mosquitto ?? 'absent'}.`,
         `${m.cpus} CPUs (${m.cpu}), load average ${load(m.loadStart)} at the start and ${load(m.loadEnd)} at the end.`,
         `${s.rounds} rounds, contender order shuffled per round with seed ${results.seed}; ${s.count} messages per throughput phase ` +
