@@ -281,9 +281,19 @@ async function relayCase(brokers, red, { rounds, count, seconds, limitMs, quick,
             const samples = {};
             for (const cell of order) {
                 const began = Date.now();
-                const s = await runCell(cell, byName[cell.broker], red, driver, { count, seconds, limitMs });
+                let s;
+                try {
+                    s = await runCell(cell, byName[cell.broker], red, driver, { count, seconds, limitMs });
+                } catch (error) {
+                    // A cell that fails is recorded and shown; the other cells still run.
+                    s = { error: error.message };
+                }
                 s.seconds = round((Date.now() - began) / 1000, 1);
                 samples[cell.key] = s;
+                if (s.error) {
+                    log(`  round ${r} ${cell.key}: FAILED: ${s.error} (${s.seconds} s)`);
+                    continue;
+                }
                 const latency = cell.qos === 1 ? `, p99 @1k ${round(s.p99_1k) ?? '-'} @5k ${round(s.p99_5k) ?? '-'} ms` : '';
                 log(
                     `  round ${r} ${cell.key}: ${Math.round(s.rate)} msg/s${s.timedOut ? ' (time limit)' : ''}, ${round(s.cpuUs, 0)} us/msg${latency} (${s.seconds} s)`,
@@ -301,6 +311,8 @@ async function relayCase(brokers, red, { rounds, count, seconds, limitMs, quick,
             const values = perRound.map((p) => p.samples[cell.key]?.[m]).filter((v) => v !== undefined);
             if (values.length) summary[cell.key][m] = spread(values);
         }
+        const errors = perRound.map((p) => p.samples[cell.key]?.error).filter(Boolean);
+        if (errors.length) Object.assign(summary[cell.key], { failed: errors.length, error: errors[0] });
         const lost = perRound.map((p) => p.samples[cell.key]?.lost).filter(Number.isFinite);
         if (lost.length) summary[cell.key].lostMax = Math.max(...lost);
     }

@@ -124,11 +124,13 @@ function renderSection(results, source) {
     out.push(`### Relay: median (min–max) over ${rounds} rounds`, '');
     const rows = Object.values(relay.summary).map((s) => [
         BROKERS[s.broker] ?? s.broker,
-        CONTENDERS[s.contender] ?? s.contender,
+        `${CONTENDERS[s.contender] ?? s.contender}${s.failed ? ` (**failed** in ${s.failed} of ${rounds} rounds: ${s.error})` : ''}`,
         s.qos,
         fig(s.rate, 0, rounds),
         fig(s.cpuUs, 0, rounds),
-        ...['p50_1k', 'p99_1k', 'p50_5k', 'p99_5k'].map((m) => (s[m] ? fig(s[m], 2, rounds) : s.qos === 1 ? 'skipped' : '')),
+        ...['p50_1k', 'p99_1k', 'p50_5k', 'p99_5k'].map((m) =>
+            s[m] ? fig(s[m], 2, rounds) : s.qos === 1 && s.failed !== rounds ? 'skipped' : '',
+        ),
     ]);
     out.push(table(['broker', 'bot', 'QoS', 'msg/s', 'bot CPU µs/msg', 'p50 @1k ms', 'p99 @1k ms', 'p50 @5k ms', 'p99 @5k ms'], rows), '');
     out.push('### Relay ratios, taken within each round: median (min–max)', '');
