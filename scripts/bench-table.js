@@ -180,7 +180,7 @@ function renderSection(results, source) {
                 name,
                 `greet ${p.expected} friends, default pacing`,
                 `${num(p.ms, 0)} ms`,
-                `${p.configuredPerSecond}/s configured, ${num(p.achievedPerSecond, 1)}/s achieved (${p.mode}); ${f.members} friends would take ${num(f.members / p.configuredPerSecond, 0)} s`,
+                `${p.configuredPerSecond}/s configured, ${num(p.achievedPerSecond, 1)}/s achieved (${p.mode})${p.mode === 'per publish' ? `; ${f.members} friends would take ${num(f.members / p.configuredPerSecond, 0)} s` : ''}`,
             ]);
         }
         if (f.unpaced)
