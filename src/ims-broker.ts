@@ -32,6 +32,8 @@ interface ImsBrokerDef extends NodeDef, Partial<Record<keyof BrokerLimits, strin
     groupPrefix: string;
     groupIds: string;
     persist: boolean;
+    /** Cluster mode: instances with the same Redis share everything (docs/SCALING.md). */
+    redisUrl?: string;
 }
 
 interface ImsBrokerCredentials {
@@ -81,6 +83,7 @@ export = function register(RED: NodeAPI): void {
                 password: creds.password || undefined,
                 security,
                 storeDir,
+                redisUrl: def.redisUrl || undefined,
                 limits: limitsOf(def),
             });
         })().then(

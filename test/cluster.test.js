@@ -13,6 +13,8 @@ const { RedisUnderTest } = require('./helpers/redis');
 const { BrokerCommand } = require('./helpers/broker-command');
 const { connectAs, grants, nextOn, refusedCode, envelope } = require('./helpers/mqtt-clients');
 const { until } = require('./helpers/wait');
+const { freePort } = require('./helpers/brokers');
+const { helper, load, waitForStatus } = require('./helpers/red');
 
 const ACCOUNTS = [
     { user: 'Alice', password: 'alice-pass', attributes: { region: 'Hangzhou' } },
@@ -260,6 +262,42 @@ describe('an IM account with several broker URLs', function () {
             }
         } finally {
             await carol.logout();
+        }
+    });
+});
+
+describe('ims-broker nodes with a Redis URL', function () {
+    this.timeout(60000);
+    let redis;
+    before(async function () {
+        redis = await new RedisUnderTest().start();
+    });
+    after(async function () {
+        await helper.unload();
+        await redis?.stop();
+    });
+
+    it('form a cluster: a chat through one node reaches a client of the other', async function () {
+        const [p1, p2] = [await freePort(), await freePort()];
+        const accounts = JSON.stringify(ACCOUNTS.slice(0, 2));
+        await load(
+            [
+                { id: 'b1', type: 'ims-broker', port: String(p1), security: true, persist: false, redisUrl: redis.url },
+                { id: 'b2', type: 'ims-broker', port: String(p2), security: true, persist: false, redisUrl: redis.url },
+            ],
+            { b1: { accounts }, b2: { accounts } },
+        );
+        await Promise.all(['b1', 'b2'].map((id) => waitForStatus(helper.getNode(id), (s) => s.fill === 'green')));
+        const alice = await connectAs(`mqtt://127.0.0.1:${p1}`, 'Alice', PASSWORD.Alice);
+        const bob = await connectAs(`mqtt://127.0.0.1:${p2}`, 'Bob', PASSWORD.Bob);
+        try {
+            await grants(bob, 'IMS/Bob/Inbox/#');
+            await alice.publishAsync('IMS/Bob/Inbox/Chat/Alice', envelope({ type: 'chat', from: 'Alice', text: 'across nodes' }), {
+                qos: 1,
+            });
+            assert.strictEqual(JSON.parse((await nextOn(bob, 'IMS/Bob/Inbox/Chat/Alice'))[1]).text, 'across nodes');
+        } finally {
+            await Promise.all([alice.endAsync(), bob.endAsync()]);
         }
     });
 });
