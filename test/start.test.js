@@ -29,10 +29,11 @@ describe('npm start', function () {
     let output = '';
     let httpPort;
     let mqttPort;
+    let wsPort;
     let userDir;
 
     before(async function () {
-        [httpPort, mqttPort] = [await freePort(), await freePort()];
+        [httpPort, mqttPort, wsPort] = [await freePort(), await freePort(), await freePort()];
         userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-start-'));
         child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
             cwd: root,
@@ -40,6 +41,7 @@ describe('npm start', function () {
                 ...process.env,
                 IMS_HTTP_PORT: String(httpPort),
                 IMS_MQTT_PORT: String(mqttPort),
+                IMS_WS_PORT: String(wsPort),
                 IMS_USER_DIR: userDir,
                 IMS_LOG_LEVEL: 'warn',
             },

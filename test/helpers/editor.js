@@ -23,7 +23,7 @@ const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 
 /** Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`. */
 async function startNodeRed({ demo = false } = {}) {
-    const [httpPort, mqttPort] = [await freePort(), await freePort()];
+    const [httpPort, mqttPort, wsPort] = [await freePort(), await freePort(), await freePort()];
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-editor-'));
     let output = '';
     const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'start.js')], {
@@ -31,6 +31,7 @@ async function startNodeRed({ demo = false } = {}) {
             ...process.env,
             IMS_HTTP_PORT: String(httpPort),
             IMS_MQTT_PORT: String(mqttPort),
+            IMS_WS_PORT: String(wsPort),
             IMS_USER_DIR: userDir,
             IMS_NO_DEMO: demo ? '' : '1',
             IMS_LOG_LEVEL: 'warn',
@@ -58,6 +59,7 @@ async function startNodeRed({ demo = false } = {}) {
         url,
         httpPort,
         mqttPort,
+        wsPort,
         output: () => output,
         async stop() {
             if (child.exitCode === null) {
