@@ -51,7 +51,7 @@ export class App {
         this.screen = screen;
         this.error = undefined;
         this.client?.show(screen.name === 'conversation' ? screen.conversation : undefined);
-        this.renderNow();
+        this.renderNow(false);
     }
 
     setClient(client: ChatClient | undefined): void {
@@ -84,12 +84,17 @@ export class App {
         requestAnimationFrame(() => this.renderNow());
     }
 
-    renderNow(): void {
+    renderNow(keepTyped = true): void {
         this.scheduled = false;
-        // Keep the focused field's text and caret: a re-render must not eat what is being typed.
+        // A re-render must not eat what is being typed: every field keeps its text (unless the screen
+        // changed), the focused one its caret.
         const focused = document.activeElement instanceof HTMLInputElement ? document.activeElement : undefined;
         const focusId = focused?.id;
         const selection = focused ? [focused.selectionStart, focused.selectionEnd] : undefined;
+        const typed = new Map<string, string>();
+        for (const input of keepTyped ? this.root.querySelectorAll('input[id]') : []) {
+            if (input instanceof HTMLInputElement && input.value) typed.set(input.id, input.value);
+        }
         const page = h(
             'div',
             { class: 'app' },
@@ -99,6 +104,10 @@ export class App {
             this.screens[this.screen.name](this),
         );
         this.root.replaceChildren(page);
+        for (const [id, value] of typed) {
+            const again = document.getElementById(id);
+            if (again instanceof HTMLInputElement && !again.value) again.value = value;
+        }
         if (focusId) {
             const again = document.getElementById(focusId);
             if (again instanceof HTMLInputElement) {

@@ -418,13 +418,12 @@ export class ChatClient extends EventEmitter {
                 this.typingUntil.get(key)?.delete(message.from);
                 if (ref.kind === 'group') this.addMember(ref.id, message.from);
                 this.append(ref, item);
-                if (this.visible === key && isVisible()) this.markRead(ref);
-                else {
-                    data.unread++;
-                    this.events
-                        .receipt(message.from, 'delivered', { ids: [message.id] }, ref.kind === 'group' ? ref.id : undefined)
-                        .catch(() => undefined);
-                }
+                // On screen it is read at once; otherwise it counts as unread and is only "delivered".
+                const onScreen = this.visible === key && isVisible();
+                if (!onScreen) data.unread++;
+                const group = ref.kind === 'group' ? ref.id : undefined;
+                const marks = onScreen ? { upTo: message.id } : { ids: [message.id] };
+                this.events.receipt(message.from, onScreen ? 'read' : 'delivered', marks, group).catch(() => undefined);
                 break;
             }
         }

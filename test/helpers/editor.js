@@ -110,4 +110,4 @@ async function openEditor(url, { locale = 'en-US' } = {}) {
     };
 }
 
-module.exports = { CHROMIUM, startNodeRed, openEditor, ARTIFACTS };
+module.exports = { CHROMIUM, CHROMIUM_FLAGS, startNodeRed, openEditor, ARTIFACTS };
