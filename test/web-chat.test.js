@@ -201,6 +201,8 @@ if (!CHROMIUM) {
         await open(alice, 'Bot');
         await say(alice, 'hello');
         await bubble(alice, 'Hello! I am Bot').waitFor({ timeout: 15000 });
+        // The demo bot marks what it answers as read.
+        await alice.page.locator('.message.own', { hasText: 'hello' }).getByLabel('read').waitFor({ timeout: 10000 });
         await shot(alice, 'bot');
     });
 
@@ -220,6 +222,7 @@ if (!CHROMIUM) {
         await page.getByLabel('消息', { exact: true }).fill('你好');
         await page.getByRole('button', { name: '发送', exact: true }).click();
         await page.locator('.message', { hasText: '我是 Bot' }).waitFor({ timeout: 15000 });
+        await page.locator('.message.own', { hasText: '你好' }).getByLabel('已读').waitFor({ timeout: 10000 });
         await page.getByRole('separator').getByText('今天').waitFor();
         await page.screenshot({ path: path.join(ARTIFACTS, 'web-zh-conversation.png') });
         await page.getByRole('button', { name: '朋友圈', exact: true }).click();

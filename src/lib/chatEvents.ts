@@ -112,6 +112,14 @@ export class MessageLedger {
         return ids;
     }
 
+    /** The newest message `from` sent in `conversation` and has not recalled, if still remembered. */
+    lastSentBy(from: string, conversation: Conversation): string | undefined {
+        const key = conversationKey(conversation);
+        let last: string | undefined;
+        for (const [id, entry] of this.entries) if (entry.from === from && entry.key === key && !entry.recalled) last = id;
+        return last;
+    }
+
     get size(): number {
         return this.entries.size;
     }

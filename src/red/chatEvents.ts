@@ -1,0 +1,62 @@
+// Typing, receipts, edit and recall for the IM nodes: one ChatEvents per account (shared by its
+// ims-chat and ims-group nodes, so a receipt for a message one node sent is checked against it), and
+// the output message of a received event.
+
+import type { Node } from 'node-red';
+import { CHAT_EVENT_TYPES, ChatEvents, isChatEvent } from '../lib/chatEvents';
+import type { ImsMessage, MessageType } from '../lib/envelope';
+import { ImsError } from '../lib/ids';
+import type { ImsSession } from '../lib/session';
+import { errorStatus } from './imsNode';
+import { toNodeRedMessage } from './messages';
+
+const bySession = new WeakMap<ImsSession, ChatEvents>();
+
+/** The account's ChatEvents; its ledger hears every chat and group message the account receives. */
+export function chatEventsOf(session: ImsSession): ChatEvents {
+    let events = bySession.get(session);
+    if (!events) {
+        const created = new ChatEvents(session);
+        session.on('message', (message) => {
+            if (message.type === 'chat' || message.type === 'greeting' || message.type === 'group.message') created.receive(message);
+        });
+        bySession.set(session, created);
+        events = created;
+    }
+    return events;
+}
+
+/** The types a node takes: its own, and the chat events too when the node emits them. */
+export function withChatEvents(types: readonly MessageType[], emit: boolean | undefined): readonly MessageType[] {
+    return emit === true ? [...types, ...CHAT_EVENT_TYPES] : types;
+}
+
+/**
+ * Sends a received typing, receipt, edit or recall out of `node` once checked; a forged one (a receipt
+ * for messages never sent to its sender, a change of someone else's message) goes to a Catch node.
+ * False for any other message, which the caller handles.
+ */
+export function emitChatEvent(node: Node, events: ChatEvents | undefined, message: ImsMessage): boolean {
+    if (!isChatEvent(message.type) || !events) return false;
+    const msg = toNodeRedMessage(message);
+    try {
+        const event = events.receive(message);
+        if (event.type === 'receipt') {
+            const payload: Record<string, unknown> = { status: event.status, ids: event.ids };
+            if (event.upTo !== undefined) payload.upTo = event.upTo;
+            if (event.conversation.kind === 'group') payload.group = event.conversation.id;
+            msg.payload = payload;
+        }
+    } catch (error) {
+        const err = error as ImsError;
+        node.status(errorStatus(err));
+        node.error(err.message, {
+            topic: message.from,
+            payload: err.message,
+            ims: { event: 'rejected', code: err.code, topic: message.topic, kind: message.kind, type: message.type },
+        });
+        return true;
+    }
+    node.send(msg);
+    return true;
+}
