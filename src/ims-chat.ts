@@ -7,7 +7,7 @@ import { ImsError } from './lib/ids';
 import type { ChatEvents, Conversation } from './lib/chatEvents';
 import type { Envelope } from './lib/envelope';
 import { Awaitable, handleActions, peer, requireContent, settle } from './red/actions';
-import { chatEventsOf, emitChatEvent, withChatEvents } from './red/chatEvents';
+import { chatEventsOf, emitChatEvent, ledgerOf, withChatEvents } from './red/chatEvents';
 import { bindToAccount } from './red/imsNode';
 import { configOr, ImsNodeMessage, toNodeRedMessage } from './red/messages';
 import { shared } from './red/i18n';
@@ -22,6 +22,8 @@ interface ImsChatDef extends NodeDef {
     chatEvents?: boolean;
 }
 
+const nothing = (): void => undefined;
+
 export = function register(RED: NodeAPI): void {
     function ImsChat(this: Node, def: ImsChatDef): void {
         RED.nodes.createNode(this, def);
@@ -34,19 +36,21 @@ export = function register(RED: NodeAPI): void {
             },
         });
         const session = binding?.account.session;
-        const events = session ? chatEventsOf(session) : undefined;
+        const events = session ? chatEventsOf(session, def.chatEvents === true) : undefined;
         const to = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.to, type: def.toType }, msg);
         const chatWith = (user: string): Conversation => ({ kind: 'user', id: user });
         /** An edit's or recall's message: msg.ims.target, else the last one this account sent to the peer. */
         const target = (msg: ImsNodeMessage, conversation: Conversation): string => {
             const ims = msg.ims as { target?: unknown } | undefined;
-            const id = typeof ims?.target === 'string' ? ims.target : events?.ledger.lastSentBy(session?.userId ?? '', conversation);
+            const id =
+                typeof ims?.target === 'string' ? ims.target : requireEvents(true).ledger.lastSentBy(session?.userId ?? '', conversation);
             if (!id) throw new ImsError(RED._('ims-chat.errors.noTarget'), 'IMS_NO_TARGET');
             return id;
         };
-        const requireEvents = (): ChatEvents => {
-            if (!events) throw new ImsError(shared(RED, 'errors.missingConfig'), 'IMS_CONFIG');
-            return events;
+        /** `remember`: an edit or recall needs the ledger, so the account keeps one from now on. */
+        const requireEvents = (remember = false): ChatEvents => {
+            if (!session) throw new ImsError(shared(RED, 'errors.missingConfig'), 'IMS_CONFIG');
+            return chatEventsOf(session, remember);
         };
         handleActions(
             RED,
@@ -60,9 +64,10 @@ export = function register(RED: NodeAPI): void {
                         const content = requireContent(RED, msg.payload);
                         const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
                         if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');
-                        return session.sendChat(user, { text: content.text, data: content.data, clientId }).then((sent: Envelope) => {
-                            events?.sent(sent, chatWith(user));
-                        });
+                        const ledger = ledgerOf(session);
+                        const sending = session.sendChat(user, { text: content.text, data: content.data, clientId });
+                        // Without a ledger, no closure per message: the relay path stays as it was.
+                        return ledger ? sending.then((sent: Envelope) => ledger.sent(sent, chatWith(user))) : sending.then(nothing);
                     }),
                 // Everything up to msg.ims.id (a received message, sent back in) is read.
                 read: async ({ msg }) => {
@@ -77,11 +82,11 @@ export = function register(RED: NodeAPI): void {
                     const conversation = chatWith(await to(msg));
                     const text = requireContent(RED, msg.payload).text;
                     if (text === undefined) throw new ImsError(shared(RED, 'errors.empty'), 'IMS_EMPTY');
-                    await requireEvents().edit(conversation, target(msg, conversation), text);
+                    await requireEvents(true).edit(conversation, target(msg, conversation), text);
                 },
                 recall: async ({ msg }) => {
                     const conversation = chatWith(await to(msg));
-                    await requireEvents().recall(conversation, target(msg, conversation));
+                    await requireEvents(true).recall(conversation, target(msg, conversation));
                 },
             },
             'send',

@@ -5,7 +5,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { ChatEvents, Conversation } from './lib/chatEvents';
 import { ImsError } from './lib/ids';
-import { chatEventsOf, emitChatEvent, withChatEvents } from './red/chatEvents';
+import { chatEventsOf, emitChatEvent, ledgerOf, withChatEvents } from './red/chatEvents';
 import { shared } from './red/i18n';
 import { Awaitable, evaluate, handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
 import { bindToAccount, forwardAfter } from './red/imsNode';
@@ -43,16 +43,18 @@ export = function register(RED: NodeAPI): void {
             },
         });
         const session = binding?.account.session;
-        const events = session ? chatEventsOf(session) : undefined;
+        const events = session ? chatEventsOf(session, def.chatEvents === true) : undefined;
         const group = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.group, type: def.groupType }, msg);
-        const requireEvents = (): ChatEvents => {
-            if (!events) throw new ImsError(shared(RED, 'errors.missingConfig'), 'IMS_CONFIG');
-            return events;
+        /** `remember`: an edit or recall needs the ledger, so the account keeps one from now on. */
+        const requireEvents = (remember = false): ChatEvents => {
+            if (!session) throw new ImsError(shared(RED, 'errors.missingConfig'), 'IMS_CONFIG');
+            return chatEventsOf(session, remember);
         };
         /** An edit's or recall's message: msg.ims.target, else the last one this account said in the group. */
         const target = (msg: ImsNodeMessage, conversation: Conversation): string => {
             const ims = msg.ims as { target?: unknown } | undefined;
-            const id = typeof ims?.target === 'string' ? ims.target : events?.ledger.lastSentBy(session?.userId ?? '', conversation);
+            const id =
+                typeof ims?.target === 'string' ? ims.target : requireEvents(true).ledger.lastSentBy(session?.userId ?? '', conversation);
             if (!id) throw new ImsError(RED._('ims-group.errors.noTarget'), 'IMS_NO_TARGET');
             return id;
         };
@@ -78,7 +80,7 @@ export = function register(RED: NodeAPI): void {
                     const content = requireContent(RED, msg.payload);
                     const id = await group(msg);
                     const sent = await session.groups.say(id, content.text, content.data);
-                    events?.sent(sent, { kind: 'group', id });
+                    ledgerOf(session)?.sent(sent, { kind: 'group', id });
                 },
                 // A received group message sent back in: its sender learns it was read (up to msg.ims.id).
                 read: async ({ msg }) => {
@@ -93,11 +95,11 @@ export = function register(RED: NodeAPI): void {
                     const conversation: Conversation = { kind: 'group', id: await group(msg) };
                     const text = requireContent(RED, msg.payload).text;
                     if (text === undefined) throw new ImsError(shared(RED, 'errors.empty'), 'IMS_EMPTY');
-                    await requireEvents().edit(conversation, target(msg, conversation), text);
+                    await requireEvents(true).edit(conversation, target(msg, conversation), text);
                 },
                 recall: async ({ msg }) => {
                     const conversation: Conversation = { kind: 'group', id: await group(msg) };
-                    await requireEvents().recall(conversation, target(msg, conversation));
+                    await requireEvents(true).recall(conversation, target(msg, conversation));
                 },
                 list: async ({ session }) => listMessage(session, 'groups', session.state.list('groups')),
             },

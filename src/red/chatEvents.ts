@@ -1,6 +1,10 @@
-// Typing, receipts, edit and recall for the IM nodes: one ChatEvents per account (shared by its
-// ims-chat and ims-group nodes, so a receipt for a message one node sent is checked against it), and
+// Typing, receipts, edit and recall for the IM nodes: one ChatEvents per account, shared by its
+// ims-chat and ims-group nodes (so a receipt for a message one node sent is checked against it), and
 // the output message of a received event.
+//
+// The ledger of messages (needed to check receipts, edits and recalls) is kept only once a node of the
+// account asks for it (the "emit" option, or a first edit or recall): recording every relayed chat
+// would cost a bot that uses none of this (docs/PERFORMANCE.md).
 
 import type { Node } from 'node-red';
 import { CHAT_EVENT_TYPES, ChatEvents, isChatEvent } from '../lib/chatEvents';
@@ -10,20 +14,31 @@ import type { ImsSession } from '../lib/session';
 import { errorStatus } from './imsNode';
 import { toNodeRedMessage } from './messages';
 
-const bySession = new WeakMap<ImsSession, ChatEvents>();
+interface AccountEvents {
+    events: ChatEvents;
+    remembering: boolean;
+}
 
-/** The account's ChatEvents; its ledger hears every chat and group message the account receives. */
-export function chatEventsOf(session: ImsSession): ChatEvents {
-    let events = bySession.get(session);
-    if (!events) {
-        const created = new ChatEvents(session);
+const bySession = new WeakMap<ImsSession, AccountEvents>();
+
+/** The account's ChatEvents; with `remember`, its ledger hears every chat and group message from now on. */
+export function chatEventsOf(session: ImsSession, remember: boolean): ChatEvents {
+    let account = bySession.get(session);
+    if (!account) bySession.set(session, (account = { events: new ChatEvents(session), remembering: false }));
+    if (remember && !account.remembering) {
+        account.remembering = true;
+        const events = account.events;
         session.on('message', (message) => {
-            if (message.type === 'chat' || message.type === 'greeting' || message.type === 'group.message') created.receive(message);
+            if (message.type === 'chat' || message.type === 'greeting' || message.type === 'group.message') events.receive(message);
         });
-        bySession.set(session, created);
-        events = created;
     }
-    return events;
+    return account.events;
+}
+
+/** The account's ChatEvents when it keeps a ledger (so sent messages are recorded), else undefined. */
+export function ledgerOf(session: ImsSession): ChatEvents | undefined {
+    const account = bySession.get(session);
+    return account?.remembering ? account.events : undefined;
 }
 
 /** The types a node takes: its own, and the chat events too when the node emits them. */
