@@ -97,7 +97,10 @@ if (!CHROMIUM) {
 
         await open(alice, 'Bob');
         await say(alice, 'Hi Bob');
-        await bubble(alice, 'Hi Bob').getByLabel('sent').or(bubble(alice, 'Hi Bob').getByLabel('delivered')).waitFor();
+        await bubble(alice, 'Hi Bob')
+            .getByLabel('sent', { exact: true })
+            .or(bubble(alice, 'Hi Bob').getByLabel('delivered', { exact: true }))
+            .waitFor();
         // Bob sees it in his list with an unread badge, then opens it: Alice's tick turns "read".
         await tab(bob, 'Chats');
         const row = bob.page.getByRole('listitem', { name: 'Alice', exact: true });
@@ -105,7 +108,7 @@ if (!CHROMIUM) {
         assert.match(await row.innerText(), /Alice: Hi Bob/);
         await shot(bob, 'conversations');
         await open(bob, 'Alice');
-        await bubble(alice, 'Hi Bob').getByLabel('read').waitFor({ timeout: 10000 });
+        await bubble(alice, 'Hi Bob').getByLabel('read', { exact: true }).waitFor({ timeout: 10000 });
         await bob.page.getByRole('separator').getByText('Today').waitFor();
 
         // Bob types: Alice sees it; Bob replies to her message.
@@ -116,7 +119,7 @@ if (!CHROMIUM) {
         const reply = bubble(alice, 'Hi Alice, how are you?');
         await reply.waitFor({ timeout: 10000 });
         assert.strictEqual(await reply.locator('blockquote').innerText(), 'Alice: Hi Bob');
-        await bubble(bob, 'Hi Alice, how are you?').getByLabel('read').waitFor({ timeout: 10000 });
+        await bubble(bob, 'Hi Alice, how are you?').getByLabel('read', { exact: true }).waitFor({ timeout: 10000 });
         assert.strictEqual(await alice.page.getByText('Bob is typing…').count(), 0, 'typing ends with the message');
 
         // Alice edits her message, then recalls it; Bob sees both.
@@ -202,8 +205,29 @@ if (!CHROMIUM) {
         await say(alice, 'hello');
         await bubble(alice, 'Hello! I am Bot').waitFor({ timeout: 15000 });
         // The demo bot marks what it answers as read.
-        await alice.page.locator('.message.own', { hasText: 'hello' }).getByLabel('read').waitFor({ timeout: 10000 });
+        await alice.page.locator('.message.own', { hasText: 'hello' }).getByLabel('read', { exact: true }).waitFor({ timeout: 10000 });
         await shot(alice, 'bot');
+    });
+
+    it('shows a banner while the broker restarts, reconnects by itself, and loses nothing sent meanwhile', async function () {
+        const [alice, bob] = people;
+        await open(alice, 'Bob');
+        await open(bob, 'Alice');
+        // A full reload of the flows stops and starts the ims-broker node (its sessions are on disk).
+        const reload = fetch(`${nodeRed.url}flows`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'reload', 'Node-RED-API-Version': 'v1' },
+            body: '[]',
+        });
+        const banner = alice.page.getByRole('status').filter({ hasText: /reconnecting|Connecting/ });
+        await banner.waitFor({ timeout: 15000 });
+        await shot(alice, 'reconnecting');
+        await say(bob, 'Sent while you were away');
+        assert.strictEqual((await reload).status, 204);
+        await bubble(alice, 'Sent while you were away').waitFor({ timeout: 20000 });
+        await banner.waitFor({ state: 'detached', timeout: 10000 });
+        // Sent once the connection was back (Bob blocked Alice earlier, so her receipts no longer count for him).
+        await bubble(bob, 'Sent while you were away').getByLabel('sent', { exact: true }).waitFor({ timeout: 10000 });
     });
 
     it('speaks Chinese when the browser does, and switches to English', async function () {
@@ -222,7 +246,7 @@ if (!CHROMIUM) {
         await page.getByLabel('消息', { exact: true }).fill('你好');
         await page.getByRole('button', { name: '发送', exact: true }).click();
         await page.locator('.message', { hasText: '我是 Bot' }).waitFor({ timeout: 15000 });
-        await page.locator('.message.own', { hasText: '你好' }).getByLabel('已读').waitFor({ timeout: 10000 });
+        await page.locator('.message.own', { hasText: '你好' }).getByLabel('已读', { exact: true }).waitFor({ timeout: 10000 });
         await page.getByRole('separator').getByText('今天').waitFor();
         await page.screenshot({ path: path.join(ARTIFACTS, 'web-zh-conversation.png') });
         await page.getByRole('button', { name: '朋友圈', exact: true }).click();
