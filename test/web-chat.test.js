@@ -88,6 +88,27 @@ if (!CHROMIUM) {
         await asker.page.getByRole('listitem', { name: asked.user, exact: true }).waitFor({ timeout: 10000 });
     }
 
+    it('refuses a wrong password and an invalid user ID on the sign-in screen, saying why', async function () {
+        const context = await browser.newContext({ viewport: PHONE, locale: 'en-US' });
+        try {
+            const page = await context.newPage();
+            await page.goto(`${nodeRed.url}ims/chat`);
+            await page.getByLabel('User ID').fill('Alice');
+            await page.getByLabel('Password').fill('not-her-password');
+            await page.getByRole('button', { name: 'Sign in' }).click();
+            await page
+                .getByRole('alert')
+                .filter({ hasText: /^Sign-in failed: No connection to ws:.*: check the URL, the user ID and the password$/ })
+                .waitFor({ timeout: 15000 });
+            await page.getByLabel('User ID').fill('Alice Smith');
+            await page.getByRole('button', { name: 'Sign in' }).click();
+            await page.getByRole('alert').filter({ hasText: 'Sign-in failed: Invalid user ID "Alice Smith" contains a space' }).waitFor();
+            await page.screenshot({ path: path.join(ARTIFACTS, 'web-sign-in-refused.png') });
+        } finally {
+            await context.close();
+        }
+    });
+
     it('Alice and Bob befriend, chat both ways with ticks turning read, typing, replies, edit and recall', async function () {
         const alice = await signIn('Alice', { shot: 'web-sign-in' });
         const bob = await signIn('Bob');
@@ -148,6 +169,8 @@ if (!CHROMIUM) {
         for (const user of ['Bob', 'Carol']) {
             await card.getByLabel('User ID to invite').fill(user);
             await card.getByRole('button', { name: 'Invite' }).click();
+            // The field empties once the invitation is out.
+            await alice.page.waitForFunction(() => document.getElementById('invite-GroupFriends').value === '');
         }
         for (const person of [bob, carol]) {
             await tab(person, 'Groups');

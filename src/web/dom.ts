@@ -23,3 +23,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 export function field(label: string, input: HTMLInputElement | HTMLTextAreaElement): HTMLLabelElement {
     return h('label', { class: 'field' }, h('span', {}, label), input);
 }
+
+/** Empties a field once what was typed in it is done with (the screen may have been re-rendered since). */
+export function clearField(id: string): void {
+    const element = document.getElementById(id);
+    if (element instanceof HTMLInputElement) element.value = '';
+}

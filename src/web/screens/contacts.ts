@@ -2,7 +2,7 @@
 // remove, block, unblock).
 
 import type { App } from '../app';
-import { field, h } from '../dom';
+import { clearField, field, h } from '../dom';
 import { t } from '../i18n';
 
 export function contactsScreen(app: App): HTMLElement {
@@ -22,7 +22,7 @@ export function contactsScreen(app: App): HTMLElement {
                 onsubmit: (event: Event) => {
                     event.preventDefault();
                     const id = user.value.trim();
-                    if (id) app.act(() => client.addFriend(id));
+                    if (id) app.act(() => client.addFriend(id).then(() => clearField('add-friend-user')));
                 },
             },
             field(t('contacts.userId'), user),

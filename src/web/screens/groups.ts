@@ -1,7 +1,7 @@
 // Groups: create one, join an invitation, and per group its members, invite and leave.
 
 import type { App } from '../app';
-import { field, h } from '../dom';
+import { clearField, field, h } from '../dom';
 import { t } from '../i18n';
 
 export function groupsScreen(app: App): HTMLElement {
@@ -19,7 +19,7 @@ export function groupsScreen(app: App): HTMLElement {
                 onsubmit: (event: Event) => {
                     event.preventDefault();
                     const id = name.value.trim();
-                    if (id) app.act(() => client.createGroup(id));
+                    if (id) app.act(() => client.createGroup(id).then(() => clearField('group-name')));
                 },
             },
             field(t('groups.name'), name),
@@ -77,7 +77,7 @@ function groupCard(app: App, group: string): HTMLElement {
                 onsubmit: (event: Event) => {
                     event.preventDefault();
                     const id = user.value.trim();
-                    if (id) app.act(() => client.invite(group, id));
+                    if (id) app.act(() => client.invite(group, id).then(() => clearField(`invite-${group}`)));
                 },
             },
             field(t('groups.inviteUser'), user),

@@ -1,7 +1,7 @@
 // Moments: post, follow and unfollow, and the feed of followed users' posts (and one's own).
 
 import type { App } from '../app';
-import { field, h } from '../dom';
+import { clearField, field, h } from '../dom';
 import { t } from '../i18n';
 
 export function momentsScreen(app: App): HTMLElement {
@@ -20,7 +20,7 @@ export function momentsScreen(app: App): HTMLElement {
                 onsubmit: (event: Event) => {
                     event.preventDefault();
                     const value = text.value.trim();
-                    if (value) app.act(() => client.post(value));
+                    if (value) app.act(() => client.post(value).then(() => clearField('moment-text')));
                 },
             },
             field(t('moments.text'), text),
@@ -33,7 +33,7 @@ export function momentsScreen(app: App): HTMLElement {
                 onsubmit: (event: Event) => {
                     event.preventDefault();
                     const id = user.value.trim();
-                    if (id) app.act(() => client.follow(id));
+                    if (id) app.act(() => client.follow(id).then(() => clearField('follow-user')));
                 },
             },
             field(t('moments.follow'), user),

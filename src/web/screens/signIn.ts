@@ -31,7 +31,13 @@ export function signInScreen(app: App): HTMLElement {
                 signIn(app, url.value.trim(), user.value.trim(), password.value, device.value.trim()).catch((error: Error) => {
                     submit.disabled = false;
                     status.textContent = '';
-                    app.error = t('signIn.failed', { error: error.message });
+                    // A broker that refuses the login over WebSocket may just close the socket, so a refused
+                    // password and an unreachable broker can look the same: name every suspect.
+                    const why =
+                        (error as { code?: unknown }).code === 'IMS_NOT_CONNECTED'
+                            ? t('signIn.noConnection', { url: url.value })
+                            : error.message;
+                    app.error = t('signIn.failed', { error: why });
                     app.renderNow();
                 });
             },
@@ -44,7 +50,7 @@ export function signInScreen(app: App): HTMLElement {
         submit,
         status,
     );
-    return form;
+    return h('main', { class: 'screen' }, form);
 }
 
 async function signIn(app: App, url: string, userId: string, password: string, deviceName: string): Promise<void> {
