@@ -65,6 +65,28 @@ describe('chat events: envelope types on the existing topics', function () {
     });
 });
 
+describe('chat events: the ledger', function () {
+    const { MessageLedger } = require('../nodes/lib/chatEvents');
+    it('reads up to a message in sending order, even when IDs of one millisecond sort otherwise', function () {
+        const ledger = new MessageLedger(10);
+        const chat = { kind: 'user', id: 'UserB' };
+        for (const id of ['01AAAAAAAAZ', '01AAAAAAAAB', '01AAAAAAAAM']) ledger.record(id, 'UserA', chat, 1);
+        ledger.record('01AAAAAAAAC', 'UserB', chat, 1); // the peer's own message is not counted
+        ledger.record('01AAAAAAAAA', 'UserA', { kind: 'group', id: 'Group1' }, 1); // nor another conversation
+        assert.deepStrictEqual(ledger.sentUpTo('UserA', chat, '01AAAAAAAAB'), ['01AAAAAAAAZ', '01AAAAAAAAB']);
+        assert.deepStrictEqual(ledger.sentUpTo('UserA', chat, '01AAAAAAAAM'), ['01AAAAAAAAZ', '01AAAAAAAAB', '01AAAAAAAAM']);
+        assert.deepStrictEqual(ledger.sentUpTo('UserA', chat, '01AAAAAAAAN'), ['01AAAAAAAAB', '01AAAAAAAAM'], 'unknown: ULID order');
+        assert.strictEqual(ledger.lastSentBy('UserA', chat), '01AAAAAAAAM');
+    });
+
+    it('forgets the oldest messages beyond its capacity', function () {
+        const ledger = new MessageLedger(2);
+        const chat = { kind: 'user', id: 'UserB' };
+        for (const id of ['m1', 'm2', 'm3']) ledger.record(id, 'UserA', chat, 1);
+        assert.deepStrictEqual([ledger.size, ledger.get('m1'), ledger.get('m3').from], [2, undefined, 'UserA']);
+    });
+});
+
 forEachBroker((kind) => {
     describe('chat events between sessions', function () {
         let broker;

@@ -104,11 +104,22 @@ export class MessageLedger {
         if (entry) entry.recalled = true;
     }
 
-    /** IDs of messages `from` sent in `conversation`, up to and including `upTo` (ULIDs sort by time). */
+    /**
+     * IDs of messages `from` sent in `conversation`, up to and including `upTo`, in the order they were
+     * recorded (the order sent): ULIDs of one millisecond do not sort in sending order. An `upTo` the
+     * ledger does not know falls back to ULID order (time, to the millisecond).
+     */
     sentUpTo(from: string, conversation: Conversation, upTo: string): string[] {
         const key = conversationKey(conversation);
         const ids: string[] = [];
-        for (const [id, entry] of this.entries) if (entry.from === from && entry.key === key && id <= upTo) ids.push(id);
+        const known = this.entries.get(upTo)?.key === key;
+        for (const [id, entry] of this.entries) {
+            if (entry.from !== from || entry.key !== key) continue;
+            if (known) {
+                ids.push(id);
+                if (id === upTo) break;
+            } else if (id <= upTo) ids.push(id);
+        }
         return ids;
     }
 
