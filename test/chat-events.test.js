@@ -4,7 +4,11 @@
 // late recalls) with a clear error while the messages after it still arrive.
 
 const assert = require('assert');
-const { forEachBroker } = require('./helpers/brokers');
+const { execFileSync, spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { forEachBroker, MOSQUITTO, MosquittoUnderTest } = require('./helpers/brokers');
 const { ImsSession } = require('../nodes/lib/session');
 const { ChatEvents } = require('../nodes/lib/chatEvents');
 const { createEnvelope, encodeEnvelope, decodeMessage } = require('../nodes/lib/envelope');
@@ -87,12 +91,35 @@ describe('chat events: the ledger', function () {
     });
 });
 
-forEachBroker((kind) => {
-    describe('chat events between sessions', function () {
+forEachBroker((kind) => sessionSuite('chat events between sessions', () => kind.create().start()));
+
+// docs/PROTOCOL.md says these pass Mosquitto's recipe ACL (docs/SECURITY.md) as any chat does.
+const ACL = path.join(__dirname, '..', 'docs', 'recipes', 'mosquitto-ims.acl');
+const haveMosquittoPasswd = spawnSync('sh', ['-c', 'command -v mosquitto_passwd']).status === 0;
+(MOSQUITTO && haveMosquittoPasswd ? describe : describe.skip)('on mosquitto with the recipe ACL', function () {
+    let dir;
+    before(function () {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-chat-events-acl-'));
+        for (const user of ['UserA', 'UserB', 'UserC']) {
+            const file = path.join(dir, 'passwords');
+            execFileSync('mosquitto_passwd', [...(fs.existsSync(file) ? [] : ['-c']), '-b', file, user, `${user}-pw`]);
+        }
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    sessionSuite(
+        'chat events between sessions',
+        () => new MosquittoUnderTest({ passwordFile: path.join(dir, 'passwords'), aclFile: ACL }).start(),
+        (user) => ({ username: user, password: `${user}-pw` }),
+    );
+});
+
+/** The sessions' tests on the broker `start` gives, with `login(user)`'s credentials. */
+function sessionSuite(title, start, login = () => ({})) {
+    describe(title, function () {
         let broker;
         const sessions = [];
         before(async function () {
-            broker = await kind.create().start();
+            broker = await start();
         });
         after(async function () {
             await broker.stop();
@@ -106,7 +133,7 @@ forEachBroker((kind) => {
                 userId,
                 deviceId: `${userId}_test_${Date.now()}`,
                 presence: false,
-                broker: { url: broker.url, clean: true, reconnectPeriod: 200 },
+                broker: { url: broker.url, clean: true, reconnectPeriod: 200, ...login(userId) },
             });
             sessions.push(session);
             const events = new ChatEvents(session, options);
@@ -231,4 +258,4 @@ forEachBroker((kind) => {
             );
         });
     });
-});
+}
