@@ -88,6 +88,22 @@ if (!CHROMIUM) {
         await asker.page.getByRole('listitem', { name: asked.user, exact: true }).waitFor({ timeout: 10000 });
     }
 
+    it('is served under httpNodeRoot, and without an ims-broker suggests the usual WebSocket port', async function () {
+        const other = await startNodeRed({ env: { IMS_HTTP_NODE_ROOT: '/api' } });
+        const context = await browser.newContext({ viewport: PHONE, locale: 'en-US' });
+        try {
+            assert.strictEqual((await fetch(`${other.url}ims/chat/`)).status, 404);
+            const page = await context.newPage();
+            await page.goto(`${other.url}api/ims/chat`);
+            assert.strictEqual(new URL(page.url()).pathname, '/api/ims/chat/');
+            assert.strictEqual(await page.getByLabel('Broker URL').inputValue(), 'ws://127.0.0.1:1884/mqtt');
+            await page.getByRole('button', { name: 'Sign in' }).waitFor();
+        } finally {
+            await context.close();
+            await other.stop();
+        }
+    });
+
     it('refuses a wrong password and an invalid user ID on the sign-in screen, saying why', async function () {
         const context = await browser.newContext({ viewport: PHONE, locale: 'en-US' });
         try {

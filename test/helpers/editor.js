@@ -21,8 +21,8 @@ const CHROMIUM_FLAGS = [
 ];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 
-/** Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`. */
-async function startNodeRed({ demo = false } = {}) {
+/** Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`; `env` adds settings. */
+async function startNodeRed({ demo = false, env = {} } = {}) {
     const [httpPort, mqttPort, wsPort] = [await freePort(), await freePort(), await freePort()];
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-editor-'));
     let output = '';
@@ -35,6 +35,7 @@ async function startNodeRed({ demo = false } = {}) {
             IMS_USER_DIR: userDir,
             IMS_NO_DEMO: demo ? '' : '1',
             IMS_LOG_LEVEL: 'warn',
+            ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
     });
