@@ -64,7 +64,18 @@ if (!CHROMIUM) {
     }
 
     const EN = { broker: 'Broker URL', user: 'User ID', password: 'Password', signIn: 'Sign in', contacts: 'Contacts' };
-    const shot = (person, name) => person.page.screenshot({ path: path.join(ARTIFACTS, `web-${name}.png`) });
+    /** A screenshot of the screen, after checking that every control on it has an accessible name. */
+    const shot = async (person, name) => {
+        const unnamed = await person.page.evaluate(() =>
+            [...document.querySelectorAll('button, input, select')]
+                .filter(
+                    (el) => !(el.getAttribute('aria-label') || el.closest('label') || (el.tagName === 'BUTTON' && el.textContent.trim())),
+                )
+                .map((el) => el.outerHTML),
+        );
+        assert.deepStrictEqual(unnamed, [], `controls without an accessible name on ${name}`);
+        await person.page.screenshot({ path: path.join(ARTIFACTS, `web-${name}.png`) });
+    };
     const tab = (person, name) => person.page.getByRole('button', { name, exact: true }).click();
     const open = async (person, peer) => {
         await tab(person, 'Chats');
