@@ -5,7 +5,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ImsError } from './lib/ids';
 import type { ChatEvents, Conversation } from './lib/chatEvents';
-import type { Envelope } from './lib/envelope';
 import { Awaitable, handleActions, peer, requireContent, settle } from './red/actions';
 import { chatEventsOf, emitChatEvent, ledgerOf, withChatEvents } from './red/chatEvents';
 import { bindToAccount } from './red/imsNode';
@@ -67,7 +66,7 @@ export = function register(RED: NodeAPI): void {
                         const ledger = ledgerOf(session);
                         const sending = session.sendChat(user, { text: content.text, data: content.data, clientId });
                         // Without a ledger, no closure per message: the relay path stays as it was.
-                        return ledger ? sending.then((sent: Envelope) => ledger.sent(sent, chatWith(user))) : sending.then(nothing);
+                        return (ledger ? ledger.track(sending, chatWith(user)) : sending).then(nothing);
                     }),
                 // Everything up to msg.ims.id (a received message, sent back in) is read.
                 read: async ({ msg }) => {

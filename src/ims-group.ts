@@ -79,8 +79,9 @@ export = function register(RED: NodeAPI): void {
                 say: async ({ msg, session }) => {
                     const content = requireContent(RED, msg.payload);
                     const id = await group(msg);
-                    const sent = await session.groups.say(id, content.text, content.data);
-                    ledgerOf(session)?.sent(sent, { kind: 'group', id });
+                    const saying = session.groups.say(id, content.text, content.data);
+                    const ledger = ledgerOf(session);
+                    await (ledger ? ledger.track(saying, { kind: 'group', id }) : saying);
                 },
                 // A received group message sent back in: its sender learns it was read (up to msg.ims.id).
                 read: async ({ msg }) => {

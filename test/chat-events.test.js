@@ -83,6 +83,26 @@ describe('chat events: the ledger', function () {
         assert.strictEqual(ledger.lastSentBy('UserA', chat), '01AAAAAAAAM');
     });
 
+    it('lets a receipt that overtakes its message’s acknowledgement wait for it (whenSent)', async function () {
+        const session = new ImsSession({ userId: 'UserA', presence: false, broker: { url: 'mqtt://127.0.0.1:1' } });
+        const events = new ChatEvents(session);
+        const sent = createEnvelope({ type: 'chat', from: 'UserA', to: 'UserB', text: 'hi' });
+        let acknowledged;
+        const tracked = events.track(new Promise((resolve) => (acknowledged = resolve)), { kind: 'user', id: 'UserB' });
+        const receipt = decodeMessage(
+            JSON.stringify({ v: 1, id: 'R1', type: 'receipt', from: 'UserB', ts: 1, data: { status: 'read', ids: [sent.id] } }),
+            session.codec.parse('IMS/UserA/Inbox/Chat/UserB'),
+        );
+        assert.throws(() => events.receive(receipt), { code: 'IMS_UNEXPECTED' }, 'not in the ledger before the acknowledgement');
+        const waiting = events.whenSent();
+        assert.ok(waiting, 'a send is in flight');
+        acknowledged(sent);
+        await waiting;
+        assert.strictEqual(await tracked, sent);
+        assert.deepStrictEqual(events.receive(receipt).ids, [sent.id]);
+        assert.strictEqual(events.whenSent(), undefined, 'nothing in flight any more');
+    });
+
     it('forgets the oldest messages beyond its capacity', function () {
         const ledger = new MessageLedger(2);
         const chat = { kind: 'user', id: 'UserB' };

@@ -149,6 +149,8 @@ export interface ChatEventsOptions {
 export class ChatEvents {
     readonly ledger: MessageLedger;
     readonly recallWindowMs: number;
+    /** Tracked sends not yet recorded. */
+    private readonly inFlight = new Set<Promise<void>>();
 
     constructor(
         private readonly s: SessionContext,
@@ -156,6 +158,28 @@ export class ChatEvents {
     ) {
         this.ledger = new MessageLedger(options.ledgerCapacity ?? DEFAULT_LEDGER_CAPACITY);
         this.recallWindowMs = options.recallWindowMs ?? DEFAULT_RECALL_WINDOW_MS;
+    }
+
+    /**
+     * Records a message as it is sent (`sending` resolves with its envelope once the broker has it).
+     * A fast peer's receipt can arrive before that: whenSent() lets its check wait for the record.
+     */
+    track(sending: Promise<Envelope>, conversation: Conversation): Promise<Envelope> {
+        const recorded = sending.then((envelope) => {
+            this.sent(envelope, conversation);
+            return envelope;
+        });
+        const forget = (): void => {
+            this.inFlight.delete(settled);
+        };
+        const settled = recorded.then(forget, forget);
+        this.inFlight.add(settled);
+        return recorded;
+    }
+
+    /** Resolves once every tracked send has been recorded; undefined when none is in flight. */
+    whenSent(): Promise<void> | undefined {
+        return this.inFlight.size === 0 ? undefined : Promise.all([...this.inFlight]).then(() => undefined);
     }
 
     /** Remembers a message this account sent, so receipts for it, and its own edit or recall, are accepted. */

@@ -53,6 +53,14 @@ export function withChatEvents(types: readonly MessageType[], emit: boolean | un
  */
 export function emitChatEvent(node: Node, events: ChatEvents | undefined, message: ImsMessage): boolean {
     if (!isChatEvent(message.type) || !events) return false;
+    // A receipt may overtake the acknowledgement of the message it confirms: check it once that is in.
+    const waiting = message.type === 'receipt' ? events.whenSent() : undefined;
+    if (waiting) waiting.then(() => checkAndSend(node, events, message));
+    else checkAndSend(node, events, message);
+    return true;
+}
+
+function checkAndSend(node: Node, events: ChatEvents, message: ImsMessage): void {
     const msg = toNodeRedMessage(message);
     try {
         const event = events.receive(message);
@@ -70,8 +78,7 @@ export function emitChatEvent(node: Node, events: ChatEvents | undefined, messag
             payload: err.message,
             ims: { event: 'rejected', code: err.code, topic: message.topic, kind: message.kind, type: message.type },
         });
-        return true;
+        return;
     }
     node.send(msg);
-    return true;
 }
