@@ -37,6 +37,7 @@ if (!CHROMIUM) {
 
     afterEach(async function () {
         if (this.currentTest.state !== 'failed') return;
+        console.log(`      Node-RED said:\n${nodeRed.output().split('\n').slice(-30).join('\n')}`);
         for (const person of people)
             await shot(person, `failed-${person.user}-${person.page.context().pages().length}`).catch(() => undefined);
     });
