@@ -223,6 +223,7 @@ describe('npm start', function () {
         assert.deepStrictEqual(
             all.filter((m) => m.body.type === 'receipt').map((m) => m.body.data.status),
             ['read', 'read'],
+            `received: ${received}\nNode-RED: ${output.split('\n').slice(-20).join('\n')}`,
         );
         assert.deepStrictEqual(
             messages.map((m) => m.topic),
