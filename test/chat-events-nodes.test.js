@@ -93,7 +93,7 @@ forEachBroker((kind) => {
             send('groupB', { action: 'recall', ims: { target: said.ims.id } });
             const caught = recordAt('caught');
             assert.strictEqual((await caught.next((m) => /UserB cannot recall/.test(m.error.message))).error.source.id, 'groupB');
-            const raw = await mqtt.connectAsync(broker.url, { clientId: 'GID_IMS@@@raw_B', username: 'UserB', reconnectPeriod: 0 });
+            const raw = await mqtt.connectAsync(broker.url, { clientId: 'GID_IMS@@@raw_B', reconnectPeriod: 0 });
             const forged = createEnvelope({ type: 'recall', from: 'UserB', data: { target: said.ims.id } });
             await raw.publishAsync('IMS/Group1/UserB', encodeEnvelope(forged), { qos: 1 });
             await raw.endAsync();

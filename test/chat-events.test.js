@@ -160,6 +160,11 @@ function sessionSuite(title, start, login = () => ({})) {
             const inbox = watch(session, events);
             await session.login();
             await session.connection.whenConnected(5000);
+            // Subscriptions acknowledged (bounded): a publish may otherwise overtake them on another connection.
+            const deadline = Date.now() + 5000;
+            while (session.connection.subscriptions.size > session.connection.ackedCount && Date.now() < deadline) {
+                await new Promise((resolve) => setTimeout(resolve, 20));
+            }
             return { session, events, inbox };
         }
 

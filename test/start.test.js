@@ -78,7 +78,15 @@ describe('npm start', function () {
         assert.match(app.headers.get('content-type'), /javascript/);
         assert.ok((await app.text()).length > 100000, 'MQTT.js and src/lib are bundled in');
         assert.strictEqual((await fetch(`http://127.0.0.1:${httpPort}/ims/chat/index.ts`)).status, 404);
-        const config = await (await fetch(`http://127.0.0.1:${httpPort}/ims/chat/config.json`)).json();
+        // The broker node announces its listener once it listens, which may be just after the editor is up.
+        const config = await waitFor(
+            async () => {
+                const answer = await (await fetch(`http://127.0.0.1:${httpPort}/ims/chat/config.json`)).json();
+                return answer.broker ? answer : undefined;
+            },
+            10000,
+            'the broker in config.json',
+        );
         assert.deepStrictEqual(config, {
             broker: { port: wsPort, path: '/mqtt', parentTopic: 'IMS', groupPrefix: 'Group', secured: true },
         });
