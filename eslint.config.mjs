@@ -38,6 +38,8 @@ export default tseslint.config(
         files: ['editor/**/*.js'],
         languageOptions: { sourceType: 'script', globals: { ...globals.browser, RED: 'readonly', $: 'readonly', jQuery: 'readonly' } },
     },
+    // The web chat client runs in the browser.
+    { files: ['src/web/**/*.ts'], languageOptions: { globals: { ...globals.browser } } },
     { files: ['eslint.config.mjs'], languageOptions: { sourceType: 'module' } },
     prettier,
 );

@@ -11,6 +11,8 @@ const root = path.join(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
 const settings = require('./node-red-settings');
 const mqttPort = Number(process.env.IMS_MQTT_PORT) || 1883;
+// MQTT over WebSocket for the web chat client at /ims/chat.
+const wsPort = Number(process.env.IMS_WS_PORT) || 1884;
 const DEMO = path.join(root, 'examples', 'demo-bot.json');
 const DEMO_PORT = 1883; // the port written in the example file
 
@@ -40,7 +42,9 @@ function linkPackage(userDir) {
 function demoNodes(port) {
     const text = fs.readFileSync(DEMO, 'utf8').split(`mqtt://127.0.0.1:${DEMO_PORT}`).join(`mqtt://127.0.0.1:${port}`);
     // The example imports anywhere as an open broker; npm start runs it secured.
-    return JSON.parse(text).map((n) => (n.type === 'ims-broker' ? { ...n, port: String(port), security: true } : n));
+    return JSON.parse(text).map((n) =>
+        n.type === 'ims-broker' ? { ...n, port: String(port), wsPort: String(wsPort), security: true } : n,
+    );
 }
 
 /** The demo's secrets in Node-RED's credentials file (aes-256-ctr, as the runtime stores them), others kept. */
@@ -95,7 +99,8 @@ function main() {
         [
             '',
             `IMS demo: Node-RED editor at ${editor}`,
-            `          embedded MQTT broker at mqtt://127.0.0.1:${mqttPort} (parent topic IMS)`,
+            `          embedded MQTT broker at mqtt://127.0.0.1:${mqttPort} (parent topic IMS), ws://127.0.0.1:${wsPort}/mqtt`,
+            `          web chat at ${editor}ims/chat (sign in as Alice / alice-pass and add Bot as a friend)`,
             '          secured: accounts Bot, Alice, Bob, Carol with passwords bot-pass, alice-pass, bob-pass, carol-pass',
             `          try:  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t 'IMS/Alice/Inbox/#' -v`,
             `          and:  mosquitto_pub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t IMS/Bot/Inbox/Chat/Alice -m hello`,
@@ -106,7 +111,7 @@ function main() {
     const redMain = require.resolve('node-red/red.js');
     const child = spawn(process.execPath, [redMain, '--settings', path.join(__dirname, 'node-red-settings.js'), '--userDir', userDir], {
         stdio: 'inherit',
-        env: { ...process.env, IMS_MQTT_PORT: String(mqttPort) },
+        env: { ...process.env, IMS_MQTT_PORT: String(mqttPort), IMS_WS_PORT: String(wsPort) },
     });
     // Ctrl-C reaches the whole process group; Node-RED stops its flows (the broker frees its port).
     for (const signal of ['SIGINT', 'SIGTERM']) {

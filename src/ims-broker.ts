@@ -7,7 +7,9 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import * as path from 'path';
 import { BrokerLimits, DEFAULT_HOST, DEFAULT_LIMITS, EmbeddedBroker, parseAccounts, Refusal } from './lib/broker';
 import { ImsError } from './lib/ids';
+import { DEFAULTS } from './lib/topics';
 import { errorStatus } from './red/imsNode';
+import { announceBroker } from './red/webChat';
 
 /** Each limit is a node property of the same name; blank keeps the default (DEFAULT_LIMITS). */
 const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof BrokerLimits)[];
@@ -105,6 +107,16 @@ export = function register(RED: NodeAPI): void {
                     showClients(broker.clientCount);
                 });
                 showClients(0);
+                if (broker.wsPort !== undefined) {
+                    // The web chat client's config.json names this listener.
+                    announceBroker(node.id, {
+                        port: broker.wsPort,
+                        path: def.wsPath || '/mqtt',
+                        parentTopic: def.parentTopic || DEFAULTS.parentTopic,
+                        groupPrefix: def.groupPrefix || DEFAULTS.groupPrefix,
+                        secured: def.security === true,
+                    });
+                }
                 node.log(RED._('ims-broker.status.listening', { host: def.host || DEFAULT_HOST, port: broker.port }));
                 return broker;
             },
@@ -157,6 +169,7 @@ export = function register(RED: NodeAPI): void {
         });
 
         node.on('close', (done: () => void) => {
+            announceBroker(node.id, undefined);
             starting
                 .then((broker) => broker?.close())
                 .catch((error: Error) => node.warn(error.message))

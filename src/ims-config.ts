@@ -8,6 +8,7 @@ import type { AccountStateData } from './lib/accountState';
 import { ImsConfigNode } from './red/imsNode';
 import { Profile } from './lib/ids';
 import { SessionOptions } from './lib/session';
+import { serveWebChat } from './red/webChat';
 
 interface ImsConfigDef extends NodeDef {
     url: string;
@@ -74,6 +75,8 @@ function contextStateStore(node: Node, def: ImsConfigDef): StateStore {
 }
 
 export = function register(RED: NodeAPI): void {
+    // Every Node-RED that loads the package serves the web chat client; ims-config is always loaded.
+    serveWebChat(RED);
     function sessionOptions(def: ImsConfigDef, creds: ImsConfigCredentials): SessionOptions {
         const tls: IClientOptions = {};
         const tlsNode = def.tls ? (RED.nodes.getNode(def.tls) as TlsConfigNode | null) : null;

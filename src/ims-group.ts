@@ -1,8 +1,12 @@
 // ims-group: create, invite, join, leave and speak in group chats (scenario 3); emits group messages
 // (msg.topic is the group) and invitations. With auto-join, an invitation is accepted as it arrives.
+// It also sends read receipts, "typing…", edits and recalls, and (when asked) emits the ones it receives.
 
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { ChatEvents, Conversation } from './lib/chatEvents';
 import { ImsError } from './lib/ids';
+import { chatEventsOf, emitChatEvent, ledgerOf, withChatEvents } from './red/chatEvents';
+import { shared } from './red/i18n';
 import { Awaitable, evaluate, handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
 import { bindToAccount, forwardAfter } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
@@ -15,6 +19,8 @@ interface ImsGroupDef extends NodeDef {
     users: string;
     usersType?: string;
     autoJoin: boolean;
+    /** Emit received typing, edits, recalls and receipts for group messages (off by default). */
+    chatEvents?: boolean;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -22,8 +28,11 @@ export = function register(RED: NodeAPI): void {
         RED.nodes.createNode(this, def);
         const node = this;
         const binding = bindToAccount(RED, node, def.account, {
-            types: ['group.invite', 'group.message', 'group.join', 'group.leave'],
+            types: withChatEvents(['group.invite', 'group.message', 'group.join', 'group.leave'], def.chatEvents),
             onMessage: (message) => {
+                // Receipts arrive on the chat inbox; only those for group messages are this node's.
+                if (message.type === 'receipt' && typeof message.data?.group !== 'string') return;
+                if (emitChatEvent(node, events, message)) return;
                 const msg = toNodeRedMessage(message);
                 const session = binding?.account.session;
                 if (message.type !== 'group.invite' || !def.autoJoin || !session || !message.group) {
@@ -33,7 +42,22 @@ export = function register(RED: NodeAPI): void {
                 forwardAfter(node, msg, session.groups.join(message.group), 'autoJoined');
             },
         });
+        const session = binding?.account.session;
+        const events = session ? chatEventsOf(session, def.chatEvents === true) : undefined;
         const group = (msg: ImsNodeMessage): Awaitable<string> => peer(RED, node, { value: def.group, type: def.groupType }, msg);
+        /** `remember`: an edit or recall needs the ledger, so the account keeps one from now on. */
+        const requireEvents = (remember = false): ChatEvents => {
+            if (!session) throw new ImsError(shared(RED, 'errors.missingConfig'), 'IMS_CONFIG');
+            return chatEventsOf(session, remember);
+        };
+        /** An edit's or recall's message: msg.ims.target, else the last one this account said in the group. */
+        const target = (msg: ImsNodeMessage, conversation: Conversation): string => {
+            const ims = msg.ims as { target?: unknown } | undefined;
+            const id =
+                typeof ims?.target === 'string' ? ims.target : requireEvents(true).ledger.lastSentBy(session?.userId ?? '', conversation);
+            if (!id) throw new ImsError(RED._('ims-group.errors.noTarget'), 'IMS_NO_TARGET');
+            return id;
+        };
         handleActions(
             RED,
             node,
@@ -54,7 +78,29 @@ export = function register(RED: NodeAPI): void {
                 },
                 say: async ({ msg, session }) => {
                     const content = requireContent(RED, msg.payload);
-                    await session.groups.say(await group(msg), content.text, content.data);
+                    const id = await group(msg);
+                    const saying = session.groups.say(id, content.text, content.data);
+                    const ledger = ledgerOf(session);
+                    await (ledger ? ledger.track(saying, { kind: 'group', id }) : saying);
+                },
+                // A received group message sent back in: its sender learns it was read (up to msg.ims.id).
+                read: async ({ msg }) => {
+                    const id = await group(msg);
+                    if (!msg.ims?.id || !msg.ims.from) throw new ImsError(RED._('ims-group.errors.noMessageId'), 'IMS_NO_TARGET');
+                    await requireEvents().receipt(msg.ims.from, 'read', { upTo: msg.ims.id }, id);
+                },
+                typing: async ({ msg }) => {
+                    await requireEvents().typing({ kind: 'group', id: await group(msg) }, msg.payload !== false && msg.payload !== 'idle');
+                },
+                edit: async ({ msg }) => {
+                    const conversation: Conversation = { kind: 'group', id: await group(msg) };
+                    const text = requireContent(RED, msg.payload).text;
+                    if (text === undefined) throw new ImsError(shared(RED, 'errors.empty'), 'IMS_EMPTY');
+                    await requireEvents(true).edit(conversation, target(msg, conversation), text);
+                },
+                recall: async ({ msg }) => {
+                    const conversation: Conversation = { kind: 'group', id: await group(msg) };
+                    await requireEvents(true).recall(conversation, target(msg, conversation));
                 },
                 list: async ({ session }) => listMessage(session, 'groups', session.state.list('groups')),
             },

@@ -268,6 +268,7 @@ if (!CHROMIUM) {
             await page.evaluate((port) => {
                 for (const broker of RED.nodes.filterNodes({ type: 'ims-broker' })) {
                     broker.port = String(port);
+                    broker.wsPort = ''; // the example's fixed WebSocket port may be taken by another run
                     broker.changed = true;
                 }
                 RED.nodes.eachConfig((c) => {

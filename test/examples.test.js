@@ -24,7 +24,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function prepare(flow, url, brokerPort) {
     return flow.map((n) => {
         if (n.type === 'ims-config') return { ...n, url, reconnectPeriod: 300 };
-        if (n.type === 'ims-broker') return { ...n, port: String(brokerPort) };
+        // No WebSocket listener: the demo's fixed port 1884 may be taken by another run.
+        if (n.type === 'ims-broker') return { ...n, port: String(brokerPort), wsPort: '' };
         if (n.type === 'debug') return { id: n.id, type: 'helper', z: n.z, x: n.x, y: n.y, wires: [] };
         return n;
     });

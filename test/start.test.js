@@ -29,10 +29,11 @@ describe('npm start', function () {
     let output = '';
     let httpPort;
     let mqttPort;
+    let wsPort;
     let userDir;
 
     before(async function () {
-        [httpPort, mqttPort] = [await freePort(), await freePort()];
+        [httpPort, mqttPort, wsPort] = [await freePort(), await freePort(), await freePort()];
         userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-start-'));
         child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
             cwd: root,
@@ -40,6 +41,7 @@ describe('npm start', function () {
                 ...process.env,
                 IMS_HTTP_PORT: String(httpPort),
                 IMS_MQTT_PORT: String(mqttPort),
+                IMS_WS_PORT: String(wsPort),
                 IMS_USER_DIR: userDir,
                 IMS_LOG_LEVEL: 'warn',
             },
@@ -62,6 +64,32 @@ describe('npm start', function () {
     it('prints where the editor and the broker are', function () {
         assert.match(output, new RegExp(`editor at http://127.0.0.1:${httpPort}/`));
         assert.match(output, new RegExp(`mqtt://127.0.0.1:${mqttPort}`));
+        assert.match(output, new RegExp(`ws://127.0.0.1:${wsPort}/mqtt`));
+        assert.match(output, new RegExp(`web chat at http://127.0.0.1:${httpPort}/ims/chat`));
+    });
+
+    it('serves the web chat client, and tells it where the broker takes WebSocket connections', async function () {
+        const page = await fetch(`http://127.0.0.1:${httpPort}/ims/chat`);
+        assert.strictEqual(page.status, 200);
+        assert.strictEqual(new URL(page.url).pathname, '/ims/chat/', 'redirected to the trailing slash for relative assets');
+        assert.match(await page.text(), /<script src="app.js"><\/script>/);
+        const app = await fetch(`http://127.0.0.1:${httpPort}/ims/chat/app.js`);
+        assert.strictEqual(app.status, 200);
+        assert.match(app.headers.get('content-type'), /javascript/);
+        assert.ok((await app.text()).length > 100000, 'MQTT.js and src/lib are bundled in');
+        assert.strictEqual((await fetch(`http://127.0.0.1:${httpPort}/ims/chat/index.ts`)).status, 404);
+        // The broker node announces its listener once it listens, which may be just after the editor is up.
+        const config = await waitFor(
+            async () => {
+                const answer = await (await fetch(`http://127.0.0.1:${httpPort}/ims/chat/config.json`)).json();
+                return answer.broker ? answer : undefined;
+            },
+            10000,
+            'the broker in config.json',
+        );
+        assert.deepStrictEqual(config, {
+            broker: { port: wsPort, path: '/mqtt', parentTopic: 'IMS', groupPrefix: 'Group', secured: true },
+        });
     });
 
     it("lists the package's nodes in the editor", async function () {
@@ -102,7 +130,13 @@ describe('npm start', function () {
         });
         try {
             await client.subscribeAsync('IMS/Bob/Inbox/#', { qos: 1 });
-            const reply = new Promise((resolve) => client.on('message', (topic, payload) => resolve([topic, JSON.parse(payload)])));
+            // The bot's read receipt and "typing…" come first; the answer is the chat.
+            const reply = new Promise((resolve) =>
+                client.on('message', (topic, payload) => {
+                    const body = JSON.parse(payload);
+                    if (body.type === 'chat') resolve([topic, body]);
+                }),
+            );
             // The bot subscribes once its account connects; retry the first message until it answers.
             const [topic, body] = await waitFor(
                 async () => {
@@ -172,8 +206,9 @@ describe('npm start', function () {
         const [subLine, ...pubLines] = lines;
         assert.match(subLine, /^mosquitto_sub /);
         assert.strictEqual(pubLines.length, 3);
-        // The subscriber runs as pasted, plus an end: 3 messages (the friend response, two replies) or 20 s.
-        const sub = spawnChild('sh', ['-c', `${subLine} -C 3 -W 20`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        // The subscriber runs as pasted, plus an end: 7 messages (the friend response, and for each of two
+        // chats a read receipt, "typing…" and the reply) or 20 s.
+        const sub = spawnChild('sh', ['-c', `${subLine} -C 7 -W 20`], { stdio: ['ignore', 'pipe', 'pipe'] });
         let received = '';
         sub.stdout.on('data', (d) => {
             received += d;
@@ -185,13 +220,19 @@ describe('npm start', function () {
             await new Promise((r) => setTimeout(r, 300)); // keep the order of the conversation
         }
         await done;
-        const messages = received
+        const all = received
             .trim()
             .split('\n')
             .map((l) => {
                 const space = l.indexOf(' ');
                 return { topic: l.slice(0, space), body: JSON.parse(l.slice(space + 1)) };
             });
+        const messages = all.filter((m) => m.body.type !== 'receipt' && m.body.type !== 'typing');
+        assert.deepStrictEqual(
+            all.filter((m) => m.body.type === 'receipt').map((m) => m.body.data.status),
+            ['read', 'read'],
+            `received: ${received}\nNode-RED: ${output.split('\n').slice(-20).join('\n')}`,
+        );
         assert.deepStrictEqual(
             messages.map((m) => m.topic),
             ['IMS/Alice/Inbox/Add/GFResp/Bot', 'IMS/Alice/Inbox/Chat/Bot', 'IMS/Alice/Inbox/Chat/Bot'],
@@ -207,7 +248,7 @@ describe('npm start', function () {
         const { code } = await exited;
         assert.strictEqual(code, 0, output);
         const net = require('net');
-        for (const port of [httpPort, mqttPort]) {
+        for (const port of [httpPort, mqttPort, wsPort]) {
             await new Promise((resolve, reject) => {
                 const server = net
                     .createServer()

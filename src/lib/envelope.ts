@@ -22,6 +22,11 @@ export const MESSAGE_TYPES = [
     'greeting',
     'system',
     'presence',
+    // Client-to-client, on the chat and group topics (src/lib/chatEvents.ts):
+    'typing',
+    'receipt',
+    'edit',
+    'recall',
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
@@ -53,12 +58,13 @@ export interface ImsMessage extends Envelope {
 export const TYPES_BY_TOPIC: Record<TopicKind, readonly MessageType[]> = {
     'friend.request': ['friend.request'],
     'friend.response': ['friend.response'],
-    chat: ['chat', 'greeting'],
+    chat: ['chat', 'greeting', 'typing', 'receipt', 'edit', 'recall'],
     unsub: ['unsub'],
     'group.invite': ['group.invite'],
     p2p: MESSAGE_TYPES,
     moment: ['moment'],
-    group: ['group.message', 'group.join', 'group.leave'],
+    // Receipts for group messages go to the original sender's chat inbox, not to every member.
+    group: ['group.message', 'group.join', 'group.leave', 'typing', 'edit', 'recall'],
     system: ['system'],
     presence: ['presence'],
     vgroup: ['greeting'],

@@ -21,9 +21,9 @@ const CHROMIUM_FLAGS = [
 ];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 
-/** Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`. */
-async function startNodeRed({ demo = false } = {}) {
-    const [httpPort, mqttPort] = [await freePort(), await freePort()];
+/** Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`; `env` adds settings. */
+async function startNodeRed({ demo = false, env = {} } = {}) {
+    const [httpPort, mqttPort, wsPort] = [await freePort(), await freePort(), await freePort()];
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-editor-'));
     let output = '';
     const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'start.js')], {
@@ -31,9 +31,11 @@ async function startNodeRed({ demo = false } = {}) {
             ...process.env,
             IMS_HTTP_PORT: String(httpPort),
             IMS_MQTT_PORT: String(mqttPort),
+            IMS_WS_PORT: String(wsPort),
             IMS_USER_DIR: userDir,
             IMS_NO_DEMO: demo ? '' : '1',
             IMS_LOG_LEVEL: 'warn',
+            ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -58,6 +60,7 @@ async function startNodeRed({ demo = false } = {}) {
         url,
         httpPort,
         mqttPort,
+        wsPort,
         output: () => output,
         async stop() {
             if (child.exitCode === null) {
@@ -108,4 +111,4 @@ async function openEditor(url, { locale = 'en-US' } = {}) {
     };
 }
 
-module.exports = { CHROMIUM, startNodeRed, openEditor, ARTIFACTS };
+module.exports = { CHROMIUM, CHROMIUM_FLAGS, startNodeRed, openEditor, ARTIFACTS };
