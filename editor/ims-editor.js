@@ -1,5 +1,6 @@
 // The editor side shared by every IMS node: ID validators that use the runtime's own rules
-// (window.ImsRules, built from src/lib/ids.ts), typed inputs for peers, and labels. Loaded once by
+// (window.ImsRules, built from src/lib/ids.ts), configuration migrations (window.ImsMigrations),
+// typed inputs for peers, and labels. Loaded once by
 // ims-config.html from /resources/<module>/.
 (function () {
     'use strict';
@@ -83,7 +84,30 @@
         return parts.join(' ');
     }
 
+    /**
+     * Brings an IMS node added to the workspace (loaded, imported, pasted) up to its type's current
+     * configuration version, with the runtime's own migrations (window.ImsMigrations, built from
+     * src/lib/migrations.ts). The node is not marked changed: the runtime migrates the saved flow the
+     * same way, and the next Deploy writes the new shape. A property Node-RED reserves (ims-group's
+     * old `users`) never reaches the editor, so only the runtime can recover it.
+     */
+    function migrateNode(node) {
+        var migrations = window.ImsMigrations;
+        if (!migrations || !node || !node._def || typeof node.type !== 'string' || node.type.indexOf('ims-') !== 0) return;
+        if (migrations.versionOf(node) >= migrations.currentVersion(node.type)) return;
+        var config = { type: node.type };
+        for (var key in node._def.defaults) {
+            if (Object.prototype.hasOwnProperty.call(node._def.defaults, key)) config[key] = node[key];
+        }
+        var migrated = migrations.migrate(node.type, config);
+        for (var prop in node._def.defaults) {
+            if (Object.prototype.hasOwnProperty.call(node._def.defaults, prop) && prop in migrated) node[prop] = migrated[prop];
+        }
+    }
+    RED.events.on('nodes:add', migrateNode);
+
     window.ImsEditor = {
+        migrateNode: migrateNode,
         problemText: problemText,
         idValidator: idValidator,
         typedIdValidator: typedIdValidator,

@@ -1,8 +1,9 @@
 'use strict';
 // After tsc: put what Node-RED serves beside the compiled nodes.
 // - icons/ → nodes/icons/: Node-RED looks for icons in an `icons/` folder beside the node .js files.
-// - resources/ (served by the editor at /resources/<module>/): the editor's helper script and the ID
-//   rules, wrapped from the runtime's own compiled ids.js so the editor validates with the same code.
+// - resources/ (served by the editor at /resources/<module>/): the editor's helper script, the ID
+//   rules and the configuration migrations, wrapped from the runtime's own compiled ids.js and
+//   migrations.js so the editor validates and migrates with the same code.
 const fs = require('fs');
 const path = require('path');
 
@@ -14,13 +15,18 @@ fs.cpSync(path.join(root, 'icons'), icons, { recursive: true });
 const resources = path.join(root, 'resources');
 fs.rmSync(resources, { recursive: true, force: true });
 fs.mkdirSync(resources);
-const ids = fs.readFileSync(path.join(root, 'nodes', 'lib', 'ids.js'), 'utf8');
-if (/\brequire\(/.test(ids)) throw new Error('nodes/lib/ids.js must not require anything: the editor loads it as it is');
-fs.writeFileSync(
-    path.join(resources, 'ims-rules.js'),
-    `// Built from src/lib/ids.ts by scripts/copy-assets.js: the runtime's ID rules, for the editor.\n` +
-        `(function () {\nvar exports = {};\n${ids}\nwindow.ImsRules = exports;\n})();\n`,
-);
+/** A compiled src/lib module that requires nothing, wrapped so the editor gets its exports as window[global]. */
+function serve(module, global) {
+    const source = fs.readFileSync(path.join(root, 'nodes', 'lib', `${module}.js`), 'utf8');
+    if (/\brequire\(/.test(source)) throw new Error(`nodes/lib/${module}.js must not require anything: the editor loads it as it is`);
+    return (
+        `// Built from src/lib/${module}.ts by scripts/copy-assets.js: the runtime's own code, for the editor.\n` +
+        `(function () {\nvar exports = {};\n${source}\nwindow.${global} = exports;\n})();\n`
+    );
+}
+// The ID rules and the node configuration migrations: one implementation for the runtime and the editor.
+fs.writeFileSync(path.join(resources, 'ims-rules.js'), serve('ids', 'ImsRules'));
+fs.writeFileSync(path.join(resources, 'ims-migrations.js'), serve('migrations', 'ImsMigrations'));
 fs.copyFileSync(path.join(root, 'editor', 'ims-editor.js'), path.join(resources, 'ims-editor.js'));
 // The broker's default limits, shown as placeholders in the ims-broker dialog.
 const limits = fs.readFileSync(path.join(root, 'nodes', 'lib', 'broker', 'limits.js'), 'utf8');

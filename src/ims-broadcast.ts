@@ -7,6 +7,7 @@ import { DEFAULT_GREETINGS_PER_SECOND, greetingReport } from './lib/features/bro
 import { evaluate, handleActions, listOf, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
+import { upToDate } from './red/migrate';
 
 interface ImsBroadcastDef extends NodeDef {
     account: string;
@@ -19,8 +20,9 @@ interface ImsBroadcastDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
-    function ImsBroadcast(this: Node, def: ImsBroadcastDef): void {
-        RED.nodes.createNode(this, def);
+    function ImsBroadcast(this: Node, saved: ImsBroadcastDef): void {
+        RED.nodes.createNode(this, saved);
+        const def = upToDate(saved);
         const node = this;
         const binding = bindToAccount(RED, node, def.account, {
             types: ['system'],

@@ -10,6 +10,7 @@ import { ImsError } from './lib/ids';
 import { DEFAULTS } from './lib/topics';
 import { errorStatus } from './red/imsNode';
 import { announceBroker } from './red/webChat';
+import { upToDate } from './red/migrate';
 
 /** Each limit is a node property of the same name; blank keeps the default (DEFAULT_LIMITS). */
 const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof BrokerLimits)[];
@@ -46,8 +47,9 @@ interface ImsBrokerCredentials {
 }
 
 export = function register(RED: NodeAPI): void {
-    function ImsBroker(this: Node, def: ImsBrokerDef): void {
-        RED.nodes.createNode(this, def);
+    function ImsBroker(this: Node, saved: ImsBrokerDef): void {
+        RED.nodes.createNode(this, saved);
+        const def = upToDate(saved);
         const node = this;
         const creds = (node.credentials ?? {}) as ImsBrokerCredentials;
         let storeError: string | undefined;

@@ -10,6 +10,7 @@ import { chatEventsOf, emitChatEvent, ledgerOf, withChatEvents } from './red/cha
 import { bindToAccount } from './red/imsNode';
 import { configOr, ImsNodeMessage, toNodeRedMessage } from './red/messages';
 import { shared } from './red/i18n';
+import { upToDate } from './red/migrate';
 
 interface ImsChatDef extends NodeDef {
     account: string;
@@ -24,8 +25,9 @@ interface ImsChatDef extends NodeDef {
 const nothing = (): void => undefined;
 
 export = function register(RED: NodeAPI): void {
-    function ImsChat(this: Node, def: ImsChatDef): void {
-        RED.nodes.createNode(this, def);
+    function ImsChat(this: Node, saved: ImsChatDef): void {
+        RED.nodes.createNode(this, saved);
+        const def = upToDate(saved);
         const node = this;
         const binding = bindToAccount(RED, node, def.account, {
             types: withChatEvents(['chat', 'greeting'], def.chatEvents),

@@ -9,6 +9,7 @@ import { ImsConfigNode } from './red/imsNode';
 import { Profile } from './lib/ids';
 import { SessionOptions } from './lib/session';
 import { serveWebChat } from './red/webChat';
+import { upToDate } from './red/migrate';
 
 interface ImsConfigDef extends NodeDef {
     url: string;
@@ -115,8 +116,9 @@ export = function register(RED: NodeAPI): void {
         };
     }
 
-    function ImsConfig(this: Node, def: ImsConfigDef): void {
-        RED.nodes.createNode(this, def);
+    function ImsConfig(this: Node, saved: ImsConfigDef): void {
+        RED.nodes.createNode(this, saved);
+        const def = upToDate(saved);
         const node = this as ImsConfigNode;
         const creds = (node.credentials ?? {}) as ImsConfigCredentials;
         const account = new Account(RED, node, () => sessionOptions(def, creds), contextStateStore(node, def));

@@ -5,6 +5,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { Awaitable, handleActions, listMessage, peer } from './red/actions';
 import { bindToAccount, forwardAfter } from './red/imsNode';
 import { contentOf, ImsNodeMessage, toNodeRedMessage } from './red/messages';
+import { upToDate } from './red/migrate';
 
 interface ImsFriendRequestDef extends NodeDef {
     account: string;
@@ -15,8 +16,9 @@ interface ImsFriendRequestDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
-    function ImsFriendRequest(this: Node, def: ImsFriendRequestDef): void {
-        RED.nodes.createNode(this, def);
+    function ImsFriendRequest(this: Node, saved: ImsFriendRequestDef): void {
+        RED.nodes.createNode(this, saved);
+        const def = upToDate(saved);
         const node = this;
         const binding = bindToAccount(RED, node, def.account, {
             types: ['friend.request', 'friend.response'],

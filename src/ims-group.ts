@@ -10,22 +10,25 @@ import { shared } from './red/i18n';
 import { Awaitable, evaluate, handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
 import { bindToAccount, forwardAfter } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
+import { upToDate } from './red/migrate';
 
 interface ImsGroupDef extends NodeDef {
     account: string;
     action: string;
     group: string;
     groupType?: string;
-    users: string;
-    usersType?: string;
+    /** Who an invite action invites (was `users`, a property Node-RED reserves). */
+    invitees: string;
+    inviteesType?: string;
     autoJoin: boolean;
     /** Emit received typing, edits, recalls and receipts for group messages (off by default). */
     chatEvents?: boolean;
 }
 
 export = function register(RED: NodeAPI): void {
-    function ImsGroup(this: Node, def: ImsGroupDef): void {
-        RED.nodes.createNode(this, def);
+    function ImsGroup(this: Node, saved: ImsGroupDef): void {
+        RED.nodes.createNode(this, saved);
+        const def = upToDate(saved);
         const node = this;
         const binding = bindToAccount(RED, node, def.account, {
             types: withChatEvents(['group.invite', 'group.message', 'group.join', 'group.leave'], def.chatEvents),
@@ -72,7 +75,8 @@ export = function register(RED: NodeAPI): void {
                     await session.groups.leave(await group(msg));
                 },
                 invite: async ({ msg, session }) => {
-                    const users = listOf(await evaluate(RED, node, { value: def.users, type: def.usersType }, msg)) ?? listOf(msg.payload);
+                    const users =
+                        listOf(await evaluate(RED, node, { value: def.invitees, type: def.inviteesType }, msg)) ?? listOf(msg.payload);
                     if (!users) throw new ImsError(RED._('ims-group.errors.noInvitees'), 'IMS_NO_RECIPIENT');
                     await session.groups.invite(await group(msg), users);
                 },

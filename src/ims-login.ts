@@ -5,6 +5,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { handleActions } from './red/actions';
 import { bindToAccount } from './red/imsNode';
 import { toNodeRedMessage } from './red/messages';
+import { upToDate } from './red/migrate';
 
 interface ImsLoginDef extends NodeDef {
     account: string;
@@ -13,8 +14,9 @@ interface ImsLoginDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
-    function ImsLogin(this: Node, def: ImsLoginDef): void {
-        RED.nodes.createNode(this, def);
+    function ImsLogin(this: Node, saved: ImsLoginDef): void {
+        RED.nodes.createNode(this, saved);
+        const def = upToDate(saved);
         const node = this;
         let userId = '';
         const binding = bindToAccount(RED, node, def.account, {

@@ -5,6 +5,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { Awaitable, handleActions, listMessage, peer, requireContent } from './red/actions';
 import { bindToAccount } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
+import { upToDate } from './red/migrate';
 
 interface ImsMomentsDef extends NodeDef {
     account: string;
@@ -14,8 +15,9 @@ interface ImsMomentsDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
-    function ImsMoments(this: Node, def: ImsMomentsDef): void {
-        RED.nodes.createNode(this, def);
+    function ImsMoments(this: Node, saved: ImsMomentsDef): void {
+        RED.nodes.createNode(this, saved);
+        const def = upToDate(saved);
         const node = this;
         const binding = bindToAccount(RED, node, def.account, {
             types: ['moment', 'unsub'],
