@@ -40,8 +40,10 @@ export = function register(RED: NodeAPI): void {
             binding,
             def.action,
             {
-                request: async ({ msg, session }) => {
-                    await session.friends.request(await friend(msg), text(msg.payload));
+                request: async ({ msg, session, note }) => {
+                    const to = await friend(msg);
+                    const sent = await session.friends.request(to, text(msg.payload));
+                    if (!sent) note(RED._('ims-friend-request.status.alreadyFriends', { user: to }));
                 },
                 accept: async ({ msg, session }) => {
                     await session.friends.respond(await friend(msg), true, text(msg.payload));

@@ -68,8 +68,9 @@ export = function register(RED: NodeAPI): void {
             def.action,
             {
                 create: async ({ msg, session }) => session.groups.create(await group(msg)),
-                join: async ({ msg, session }) => {
-                    await session.groups.join(await group(msg));
+                join: async ({ msg, session, note }) => {
+                    const name = await group(msg);
+                    if (!(await session.groups.join(name))) note(RED._('ims-group.status.alreadyMember', { group: name }));
                 },
                 leave: async ({ msg, session }) => {
                     await session.groups.leave(await group(msg));

@@ -34,7 +34,10 @@ export = function register(RED: NodeAPI): void {
                     const content = requireContent(RED, msg.payload);
                     await session.moments.post(content.text, content.data);
                 },
-                follow: async ({ msg, session }) => session.moments.follow(await user(msg)),
+                follow: async ({ msg, session, note }) => {
+                    const followee = await user(msg);
+                    if (!(await session.moments.follow(followee))) note(RED._('ims-moments.status.alreadyFollowing', { user: followee }));
+                },
                 unfollow: async ({ msg, session }) => session.moments.unfollow(await user(msg)),
                 block: async ({ msg, session }) => {
                     await session.moments.block(await user(msg));

@@ -11,6 +11,8 @@ import { contentOf, ImsNodeMessage } from './messages';
 export interface ActionContext {
     msg: ImsNodeMessage;
     session: ImsSession;
+    /** Says, on the node's status, that the action changed nothing (an idempotent no-op). */
+    note(text: string): void;
 }
 
 /** A value now, or later. The hot paths (a chat relayed by a bot) stay synchronous up to the publish. */
@@ -41,8 +43,10 @@ export function handleActions(
             done(new Error(shared(RED, 'errors.missingConfig')));
             return;
         }
+        let noted: string | undefined;
         const finish = (out: NodeMessage | void): void => {
             binding.restoreStatus();
+            if (noted !== undefined) binding.note(noted);
             if (out) send(out);
             done();
         };
@@ -57,7 +61,10 @@ export function handleActions(
                     'IMS_UNKNOWN_ACTION',
                 );
             }
-            outcome = handler({ msg, session: binding.account.requireSession() });
+            const note = (text: string): void => {
+                noted = text;
+            };
+            outcome = handler({ msg, session: binding.account.requireSession(), note });
         } catch (error) {
             fail(error as Error);
             return;

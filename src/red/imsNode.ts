@@ -18,6 +18,8 @@ export interface Binding {
     fail(error: unknown, done: (err?: Error) => void): void;
     /** Back to the account's connection status after a node-specific status. */
     restoreStatus(): void;
+    /** A status saying an action changed nothing (already a friend...), until the next action. */
+    note(text: string): void;
 }
 
 /** Binds `node` to the ims-config `configId`; undefined (with a red status and an error) when there is none. */
@@ -61,6 +63,10 @@ export function bindToAccount(
             if (!showingError) return;
             showingError = false;
             node.status(account.currentStatus());
+        },
+        note(text) {
+            showingError = true; // not an error, but a status of the node's own that the next action replaces
+            node.status({ fill: 'blue', shape: 'dot', text });
         },
     };
 }

@@ -11,9 +11,10 @@ export class Friends {
         private readonly onFriendsChanged: (user: string, added: boolean) => Promise<void>,
     ) {}
 
-    async request(to: string, text?: string): Promise<Envelope> {
+    /** Asks `to`; undefined (nothing sent) when `to` is already a friend: asking again is a no-op. */
+    async request(to: string, text?: string): Promise<Envelope | undefined> {
         this.checkPeer(to);
-        if (this.s.state.has('friends', to)) throw new ImsError(`${to} is already a friend of ${this.s.userId}`, 'IMS_ALREADY_FRIENDS');
+        if (this.s.state.has('friends', to)) return undefined;
         this.s.state.add('requestsOut', to);
         return this.s.publish(this.s.codec.friendRequest(to, this.s.userId), { type: 'friend.request', to, text });
     }

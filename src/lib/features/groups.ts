@@ -16,7 +16,10 @@ export class Groups {
         await this.enter(group);
     }
 
-    async join(group: string): Promise<Envelope> {
+    /** Joins and tells the group; undefined (nothing sent) for a group this account is in: a no-op. */
+    async join(group: string): Promise<Envelope | undefined> {
+        assertId('group', group, this.s.codec.rules);
+        if (this.s.state.has('groups', group)) return undefined;
         await this.enter(group);
         return this.s.publish(this.s.codec.groupMessage(group, this.s.userId), { type: 'group.join', data: { group } });
     }

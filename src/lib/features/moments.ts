@@ -15,11 +15,13 @@ export class Moments {
         return this.s.publish(this.s.codec.moments(this.s.userId), { type: 'moment', text, data });
     }
 
-    async follow(user: string): Promise<void> {
+    /** False when `user` was already followed: following again is a no-op. */
+    async follow(user: string): Promise<boolean> {
         this.checkPeer(user);
         if (this.s.state.has('blockedBy', user)) {
             throw new ImsError(`${user} has blocked ${this.s.userId}: their moments cannot be followed`, 'IMS_BLOCKED');
         }
+        if (this.s.state.has('following', user)) return false;
         // Recorded (and saved, and held at every login) only once the broker grants the subscription.
         this.pending.add(user);
         try {
@@ -28,6 +30,7 @@ export class Moments {
         } finally {
             this.pending.delete(user);
         }
+        return true;
     }
 
     /** The broker refused `topic`: if it was a follow, it is forgotten. True when it was one. */
