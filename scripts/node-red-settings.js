@@ -12,14 +12,16 @@ module.exports = {
     flowFile: 'flows.json',
     // A fixed key for the demo's credentials file; set IMS_CREDENTIAL_SECRET for anything real.
     credentialSecret: process.env.IMS_CREDENTIAL_SECRET || 'ims-demo-only',
-    // Friends, follows and groups of each account live in context; persist them across restarts.
+    // Friends, follows and groups of each account live in context: the default store keeps them on disk
+    // (<userDir>/context/), so they last across restarts; `memory` is there for what need not.
     contextStorage: {
-        default: { module: 'memory' },
-        file: { module: 'localfilesystem' },
+        default: { module: 'localfilesystem' },
+        memory: { module: 'memory' },
     },
     logging: { console: { level: process.env.IMS_LOG_LEVEL || 'info', metrics: false, audit: false } },
     editorTheme: { projects: { enabled: false }, tours: false },
-    externalModules: { autoInstall: false, palette: { allowInstall: false } },
+    // The palette manager is on (Menu > Manage palette), as in a fresh Node-RED.
+    externalModules: { autoInstall: false, palette: { allowInstall: true } },
     diagnostics: { enabled: false },
     telemetry: { enabled: false },
 };

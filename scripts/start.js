@@ -14,7 +14,8 @@ const mqttPort = Number(process.env.IMS_MQTT_PORT) || 1883;
 // MQTT over WebSocket for the web chat client at /ims/chat.
 const wsPort = Number(process.env.IMS_WS_PORT) || 1884;
 const DEMO = path.join(root, 'examples', 'demo-bot.json');
-const DEMO_PORT = 1883; // the port written in the example file
+/** The examples' password (a documented demo secret); their accounts read it from the environment. */
+const examplePassword = process.env.IMS_EXAMPLE_PASSWORD || 'example-pass';
 
 /** The demo's accounts, as the README states them. The broker enforces the IM rules for them. */
 const DEMO_ACCOUNTS = [
@@ -23,6 +24,27 @@ const DEMO_ACCOUNTS = [
     { user: 'Bob', password: 'bob-pass', attributes: { region: 'Beijing' } },
     { user: 'Carol', password: 'carol-pass', attributes: { region: 'Beijing' } },
 ];
+
+/**
+ * Each example's own accounts (examples/0N-*.json: Alice<N>, Bob<N>...), so examples never answer each
+ * other or the demo tab. Their ims-config nodes take the URL and password from the environment
+ * (${IMS_MQTT_URL}, ${IMS_EXAMPLE_PASSWORD}), which this script sets for Node-RED.
+ */
+const EXAMPLE_ACCOUNTS = [
+    ...['Alice1', 'Bob1'],
+    ...['Alice2', 'Bob2', 'Carol2'],
+    ...['Alice3', 'Bob3', 'Carol3'],
+    ...['Alice4', 'Bob4', 'Carol4'],
+    ...['Alice6', 'Bob6'],
+]
+    .map((user) => ({ user, password: examplePassword }))
+    .concat([
+        { user: 'Ops5', password: examplePassword, system: true },
+        { user: 'Alice5', password: examplePassword, attributes: { region: 'Beijing' } },
+        { user: 'Bob5', password: examplePassword, attributes: { region: 'Hangzhou' } },
+        { user: 'Carol5', password: examplePassword, attributes: { region: 'Beijing' } },
+    ]);
+const BROKER_ACCOUNTS = [...DEMO_ACCOUNTS, ...EXAMPLE_ACCOUNTS];
 
 function linkPackage(userDir) {
     // Node-RED loads packages from <userDir>/node_modules; a link keeps the working tree live.
@@ -38,13 +60,21 @@ function linkPackage(userDir) {
     fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'ims-demo-userdir', private: true }, null, 2));
 }
 
-/** The demo's nodes with the embedded broker (and every account's URL) on `port`. */
-function demoNodes(port) {
-    const text = fs.readFileSync(DEMO, 'utf8').split(`mqtt://127.0.0.1:${DEMO_PORT}`).join(`mqtt://127.0.0.1:${port}`);
-    // The example imports anywhere as an open broker; npm start runs it secured.
-    return JSON.parse(text).map((n) =>
-        n.type === 'ims-broker' ? { ...n, port: String(port), wsPort: String(wsPort), security: true } : n,
-    );
+/** The demo's nodes; the example imports anywhere as an open broker, npm start runs it secured. */
+function demoNodes() {
+    return JSON.parse(fs.readFileSync(DEMO, 'utf8')).map((n) => (n.type === 'ims-broker' ? { ...n, wsPort: String(wsPort), security: true } : n));
+}
+
+/** The broker's accounts: the demo's and the examples' as documented, and every other account a user added, kept. */
+function brokerAccounts(stored) {
+    let kept;
+    try {
+        kept = JSON.parse(stored || '[]');
+    } catch {
+        kept = []; // not JSON: the documented accounts are written anew
+    }
+    const documented = new Set(BROKER_ACCOUNTS.map((a) => a.user));
+    return [...BROKER_ACCOUNTS, ...(Array.isArray(kept) ? kept : []).filter((a) => a && !documented.has(a.user))];
 }
 
 /** The demo's secrets in Node-RED's credentials file (aes-256-ctr, as the runtime stores them), others kept. */
@@ -63,7 +93,7 @@ function writeDemoCredentials(userDir, demo) {
     }
     const passwords = Object.fromEntries(DEMO_ACCOUNTS.map((a) => [a.user, a.password]));
     for (const n of demo) {
-        if (n.type === 'ims-broker') creds[n.id] = { accounts: JSON.stringify(DEMO_ACCOUNTS) };
+        if (n.type === 'ims-broker') creds[n.id] = { ...creds[n.id], accounts: JSON.stringify(brokerAccounts(creds[n.id]?.accounts)) };
         if (n.type === 'ims-config' && passwords[n.userId]) creds[n.id] = { password: passwords[n.userId] };
     }
     const iv = crypto.randomBytes(16);
@@ -74,7 +104,7 @@ function writeDemoCredentials(userDir, demo) {
 
 function deployDemo(userDir) {
     const flowFile = path.join(userDir, settings.flowFile);
-    const demo = demoNodes(mqttPort);
+    const demo = demoNodes();
     const demoIds = new Set(demo.map((n) => n.id));
     const demoTabs = new Set(demo.filter((n) => n.type === 'tab').map((n) => n.id));
     let current = [];
@@ -101,7 +131,8 @@ function main() {
             `IMS demo: Node-RED editor at ${editor}`,
             `          embedded MQTT broker at mqtt://127.0.0.1:${mqttPort} (parent topic IMS), ws://127.0.0.1:${wsPort}/mqtt`,
             `          web chat at ${editor}ims/chat (sign in as Alice / alice-pass and add Bot as a friend)`,
-            '          secured: accounts Bot, Alice, Bob, Carol with passwords bot-pass, alice-pass, bob-pass, carol-pass',
+            '          secured: accounts Bot, Alice, Bob, Carol with passwords bot-pass, alice-pass, bob-pass, carol-pass;',
+            `          the examples (Import > Examples) have their own accounts, with the password ${examplePassword}`,
             `          try:  mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t 'IMS/Alice/Inbox/#' -v`,
             `          and:  mosquitto_pub -h 127.0.0.1 -p ${mqttPort} -u Alice -P alice-pass -t IMS/Bot/Inbox/Chat/Alice -m hello`,
             '          Ctrl-C stops it.',
@@ -111,7 +142,14 @@ function main() {
     const redMain = require.resolve('node-red/red.js');
     const child = spawn(process.execPath, [redMain, '--settings', path.join(__dirname, 'node-red-settings.js'), '--userDir', userDir], {
         stdio: 'inherit',
-        env: { ...process.env, IMS_MQTT_PORT: String(mqttPort), IMS_WS_PORT: String(wsPort) },
+        // The demo and the examples read these through Node-RED's ${NAME} settings.
+        env: {
+            ...process.env,
+            IMS_MQTT_PORT: String(mqttPort),
+            IMS_WS_PORT: String(wsPort),
+            IMS_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`,
+            IMS_EXAMPLE_PASSWORD: examplePassword,
+        },
     });
     // Ctrl-C reaches the whole process group; Node-RED stops its flows (the broker frees its port).
     for (const signal of ['SIGINT', 'SIGTERM']) {

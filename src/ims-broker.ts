@@ -11,6 +11,7 @@ import { DEFAULTS } from './lib/topics';
 import { errorStatus } from './red/imsNode';
 import { announceBroker } from './red/webChat';
 import { upToDate } from './red/migrate';
+import { unsetEnvName } from './red/env';
 
 /** Each limit is a node property of the same name; blank keeps the default (DEFAULT_LIMITS). */
 const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof BrokerLimits)[];
@@ -66,6 +67,8 @@ export = function register(RED: NodeAPI): void {
         };
         node.status({ fill: 'yellow', shape: 'ring', text: RED._('ims-broker.status.starting') });
         const starting = (async () => {
+            const unset = unsetEnvName(def.port);
+            if (unset) throw new Error(RED._('ims-broker.errors.unsetEnv', { name: unset }));
             const security = def.security
                 ? {
                       accounts: parseAccounts(creds.accounts),

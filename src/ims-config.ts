@@ -6,10 +6,11 @@ import type { IClientOptions } from 'mqtt';
 import { Account, StateStore } from './red/account';
 import type { AccountStateData } from './lib/accountState';
 import { ImsConfigNode } from './red/imsNode';
-import { Profile } from './lib/ids';
+import { ImsError, Profile } from './lib/ids';
 import { SessionOptions } from './lib/session';
 import { serveWebChat } from './red/webChat';
 import { upToDate } from './red/migrate';
+import { unsetEnvName } from './red/env';
 
 interface ImsConfigDef extends NodeDef {
     url: string;
@@ -78,7 +79,16 @@ function contextStateStore(node: Node, def: ImsConfigDef): StateStore {
 export = function register(RED: NodeAPI): void {
     // Every Node-RED that loads the package serves the web chat client; ims-config is always loaded.
     serveWebChat(RED);
+
+    /** A setting that is still an `${ENV}` reference: say which variable to set, rather than fail later on a strange value. */
+    function checkResolved(value: string | undefined, field: string): void {
+        const name = unsetEnvName(value);
+        if (name) throw new ImsError(RED._('ims-config.errors.unsetEnv', { field, name }), 'IMS_CONFIG');
+    }
+
     function sessionOptions(def: ImsConfigDef, creds: ImsConfigCredentials): SessionOptions {
+        checkResolved(def.url, RED._('ims-config.label.url'));
+        checkResolved(creds.password, RED._('ims-config.label.password'));
         const tls: IClientOptions = {};
         const tlsNode = def.tls ? (RED.nodes.getNode(def.tls) as TlsConfigNode | null) : null;
         tlsNode?.addTLSOptions(tls);

@@ -84,14 +84,14 @@ describe('examples', function () {
             });
             afterEach(() => unloadAll());
 
-            it("01 friends and chat: Alice befriends Bob, they chat, and p2p reaches Bob's device", async function () {
+            it("01 friends and chat: Alice1 befriends Bob1, they chat, and p2p reaches Bob1's device", async function () {
                 const d = await loadExample('01-friends-and-chat.json', broker.url);
                 click('ims-ex1-ask');
                 assert.strictEqual((await d['ims-ex1-dbg-fb'].next()).ims.type, 'friend.request');
                 assert.strictEqual((await d['ims-ex1-dbg-fa'].next()).ims.data.accepted, true);
                 click('ims-ex1-say');
-                assert.strictEqual((await d['ims-ex1-dbg-cb'].next()).payload, 'Hello Bob!');
-                assert.strictEqual((await d['ims-ex1-dbg-ca'].next()).payload, 'Hi Alice, you said: Hello Bob!');
+                assert.strictEqual((await d['ims-ex1-dbg-cb'].next()).payload, 'Hello Bob1!');
+                assert.strictEqual((await d['ims-ex1-dbg-ca'].next()).payload, 'Hi Alice1, you said: Hello Bob1!');
                 click('ims-ex1-p2p');
                 const p2p = await d['ims-ex1-dbg-cb'].next((m) => m.ims.topic.includes('/p2p/'));
                 assert.deepStrictEqual([p2p.payload, p2p.ims.topic], ['Are you on your phone?', 'IMS/p2p/GID_IMS@@@Bob_ex1']);
@@ -104,62 +104,66 @@ describe('examples', function () {
                 // A post reaches followers whose SUBACK came back; MQTT promises no order across connections.
                 await until(
                     () =>
-                        sessionOf('ims-ex2-alice').state.has('following', 'Bob') &&
-                        sessionOf('ims-ex2-carol').state.has('following', 'Bob'),
+                        sessionOf('ims-ex2-alice').state.has('following', 'Bob2') &&
+                        sessionOf('ims-ex2-carol').state.has('following', 'Bob2'),
                 );
                 click('ims-ex2-post');
                 await Promise.all([d['ims-ex2-dbg-a'].next(), d['ims-ex2-dbg-c'].next()]);
                 click('ims-ex2-block');
                 assert.strictEqual((await d['ims-ex2-dbg-c'].next()).ims.type, 'unsub');
-                click('ims-ex2-post');
-                await d['ims-ex2-dbg-a'].next();
-                await sleep(200);
-                assert.strictEqual(d['ims-ex2-dbg-c'].seen.filter((m) => m.ims.type === 'moment').length, 1);
+                click('ims-ex2-post2');
+                assert.strictEqual((await d['ims-ex2-dbg-a'].next()).payload, 'Moon over West Lake 🌕');
+                // Carol2 unfollowed on the notice, which came first: she never gets the second post.
+                assert.deepStrictEqual(
+                    d['ims-ex2-dbg-c'].seen.map((m) => m.ims.type),
+                    ['moment', 'unsub'],
+                );
             });
 
             it('03 group chat: Bob and Carol join Group123 and hear each other', async function () {
                 const d = await loadExample('03-group-chat.json', broker.url);
                 click('ims-ex3-create');
-                await sleep(100);
+                await until(() => sessionOf('ims-ex3-alice').state.has('groups', 'Group123'));
                 click('ims-ex3-invite');
-                await d['ims-ex3-dbg-a'].next((m) => m.ims.type === 'group.join' && m.ims.from === 'Bob');
-                await d['ims-ex3-dbg-a'].next((m) => m.ims.type === 'group.join' && m.ims.from === 'Carol');
+                await d['ims-ex3-dbg-a'].next((m) => m.ims.type === 'group.join' && m.ims.from === 'Bob3');
+                await d['ims-ex3-dbg-a'].next((m) => m.ims.type === 'group.join' && m.ims.from === 'Carol3');
                 click('ims-ex3-say');
                 for (const id of ['ims-ex3-dbg-a', 'ims-ex3-dbg-c']) {
                     const m = await d[id].next((x) => x.ims.type === 'group.message');
-                    assert.deepStrictEqual([m.topic, m.payload, m.ims.from], ['Group123', 'Hello everyone!', 'Bob']);
+                    assert.deepStrictEqual([m.topic, m.payload, m.ims.from], ['Group123', 'Hello everyone!', 'Bob3']);
                 }
             });
 
-            it('04 greetings: Alice greets both friends and reports who was reached', async function () {
+            it('04 greetings: Alice4 greets both friends and reports who was reached', async function () {
                 const d = await loadExample('04-greetings.json', broker.url);
                 const alice = helper.getNode('ims-ex4-alice').account.session;
                 click('ims-ex4-friends');
-                for (let i = 0; i < 50 && alice.state.list('friends').length < 2; i++) await sleep(50);
-                assert.deepStrictEqual(alice.state.list('friends'), ['Bob', 'Carol']);
+                await until(() => alice.state.list('friends').length === 2);
+                assert.deepStrictEqual(alice.state.list('friends'), ['Bob4', 'Carol4']);
                 click('ims-ex4-greet');
                 assert.deepStrictEqual((await d['ims-ex4-dbg-report'].next()).payload, {
-                    published: ['Bob', 'Carol'],
+                    published: ['Bob4', 'Carol4'],
                     refused: [],
                     failed: [],
                 });
                 for (const id of ['ims-ex4-dbg-b', 'ims-ex4-dbg-c']) assert.strictEqual((await d[id].next()).ims.type, 'greeting');
             });
 
-            it("05 regional push: each push reaches its region only, and Carol's move is followed", async function () {
+            it('05 regional push: each push reaches its region only', async function () {
                 const d = await loadExample('05-regional-push.json', broker.url);
                 click('ims-ex5-bj');
-                await Promise.all([d['ims-ex5-dbg-a'].next(), d['ims-ex5-dbg-c'].next()]);
+                const [a, c] = await Promise.all([d['ims-ex5-dbg-a'].next(), d['ims-ex5-dbg-c'].next()]);
+                assert.deepStrictEqual([a.topic, c.topic, a.payload], ['Beijing', 'Beijing', '北京的朋友们, 新年快乐!']);
                 click('ims-ex5-hz');
                 assert.strictEqual((await d['ims-ex5-dbg-b'].next()).payload, '杭州的朋友们, 新年快乐!');
-                click('ims-ex5-move');
-                await until(() => sessionOf('ims-ex5-carol').state.region === 'Hangzhou');
-                click('ims-ex5-hz');
-                await d['ims-ex5-dbg-c'].next((m) => m.topic === 'Hangzhou');
-                assert.strictEqual(d['ims-ex5-dbg-a'].seen.length, 1);
+                // Bob5 heard Hangzhou's push after Beijing's was delivered: had Beijing's reached him, it would have come first.
+                assert.deepStrictEqual(
+                    [d['ims-ex5-dbg-a'].seen.length, d['ims-ex5-dbg-b'].seen.length, d['ims-ex5-dbg-c'].seen.length],
+                    [1, 1, 1],
+                );
             });
 
-            it('06 presence: Bob sees Alice go offline and come back', async function () {
+            it('06 presence: Bob6 sees Alice6 go offline and come back', async function () {
                 const d = await loadExample('06-login-and-presence.json', broker.url);
                 click('ims-ex6-friends');
                 await d['ims-ex6-dbg-b'].next((m) => m.ims.type === 'presence' && m.payload === 'online');
