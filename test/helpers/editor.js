@@ -21,10 +21,14 @@ const CHROMIUM_FLAGS = [
 ];
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 
-/** Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`; `env` adds settings. */
-async function startNodeRed({ demo = false, env = {} } = {}) {
-    const [httpPort, mqttPort, wsPort] = [await freePort(), await freePort(), await freePort()];
-    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-editor-'));
+/**
+ * Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`; `env` adds settings.
+ * With `userDir` and `ports` (a restart), it runs on that directory and those ports and leaves the
+ * directory in place.
+ */
+async function startNodeRed({ demo = false, env = {}, userDir: keptDir, ports } = {}) {
+    const [httpPort, mqttPort, wsPort] = ports || [await freePort(), await freePort(), await freePort()];
+    const userDir = keptDir || fs.mkdtempSync(path.join(os.tmpdir(), 'ims-editor-'));
     let output = '';
     const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'start.js')], {
         env: {
@@ -61,6 +65,7 @@ async function startNodeRed({ demo = false, env = {} } = {}) {
         httpPort,
         mqttPort,
         wsPort,
+        userDir,
         output: () => output,
         async stop() {
             if (child.exitCode === null) {
@@ -69,7 +74,7 @@ async function startNodeRed({ demo = false, env = {} } = {}) {
                 await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
                 if (child.exitCode === null) child.kill('SIGKILL');
             }
-            fs.rmSync(userDir, { recursive: true, force: true });
+            if (!keptDir) fs.rmSync(userDir, { recursive: true, force: true });
         },
     };
 }
