@@ -106,7 +106,35 @@
     }
     RED.events.on('nodes:add', migrateNode);
 
+    /**
+     * Fills a context store <select> with the stores Node-RED is configured with (settings.js
+     * contextStorage): blank for the default one, then each by name. A saved store that is no longer
+     * configured stays selectable, marked, so opening the dialog never changes it silently.
+     */
+    function contextStoreOptions(select, saved) {
+        var context = RED.settings.context || { default: 'memory', stores: [] };
+        var ns = '@ims-mqtt/node-red-ims/ims-config:ims-config.contextStore.';
+        select.empty();
+        select.append(
+            $('<option>')
+                .val('')
+                .text(RED._(ns + 'default', { store: context.default })),
+        );
+        (context.stores || []).forEach(function (store) {
+            select.append($('<option>').val(store).text(store));
+        });
+        if (saved && (context.stores || []).indexOf(saved) < 0) {
+            select.append(
+                $('<option>')
+                    .val(saved)
+                    .text(RED._(ns + 'missing', { store: saved })),
+            );
+        }
+        select.val(saved || '');
+    }
+
     window.ImsEditor = {
+        contextStoreOptions: contextStoreOptions,
         migrateNode: migrateNode,
         problemText: problemText,
         idValidator: idValidator,

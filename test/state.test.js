@@ -59,6 +59,7 @@ forEachBroker((kind) =>
 
             const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'context', 'global', 'global.json'), 'utf8'));
             assert.deepStrictEqual(onDisk.ims_state_IMS_UserA, {
+                v: 1,
                 friends: [],
                 requestsOut: [],
                 requestsIn: [],
@@ -93,3 +94,21 @@ forEachBroker((kind) =>
         });
     }),
 );
+
+describe('account state format', function () {
+    it('reads a state saved by 0.1.0, before the format had a version, and writes v: 1', function () {
+        const { AccountState } = require('../nodes/lib/accountState');
+        const old = { friends: ['UserB'], following: ['UserB'], groups: ['GroupBook'], region: 'Shanghai' };
+        assert.deepStrictEqual(new AccountState(old).toJSON(), {
+            v: 1,
+            friends: ['UserB'],
+            requestsOut: [],
+            requestsIn: [],
+            following: ['UserB'],
+            blocked: [],
+            blockedBy: [],
+            groups: ['GroupBook'],
+            region: 'Shanghai',
+        });
+    });
+});

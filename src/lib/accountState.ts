@@ -7,7 +7,15 @@ import { EventEmitter } from 'events';
 export const LISTS = ['friends', 'requestsOut', 'requestsIn', 'following', 'blocked', 'blockedBy', 'groups'] as const;
 export type ListName = (typeof LISTS)[number];
 
+/**
+ * The format of what toJSON() writes. 1: the lists and region below, with `v`. States saved before
+ * formats had a version have no `v` and the same fields, so load() reads both.
+ */
+export const STATE_FORMAT = 1;
+
 export interface AccountStateData {
+    /** The format version (STATE_FORMAT); absent in states saved by 0.1.0. */
+    v?: number;
     friends?: string[];
     requestsOut?: string[];
     requestsIn?: string[];
@@ -76,7 +84,7 @@ export class AccountState extends EventEmitter {
     }
 
     toJSON(): AccountStateData {
-        const data: AccountStateData = {};
+        const data: AccountStateData = { v: STATE_FORMAT };
         for (const name of LISTS) data[name] = this.list(name);
         if (this.regionValue) data.region = this.regionValue;
         return data;

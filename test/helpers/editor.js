@@ -23,12 +23,13 @@ const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 
 /**
  * Node-RED via scripts/start.js on free ports, with an empty editor unless `demo`; `env` adds settings.
- * With `userDir` and `ports` (a restart), it runs on that directory and those ports and leaves the
- * directory in place.
+ * With `userDir` and `ports` (a restart), it runs on that directory and those ports; with `keep` or
+ * `userDir`, stop() leaves the directory in place.
  */
-async function startNodeRed({ demo = false, env = {}, userDir: keptDir, ports } = {}) {
+async function startNodeRed({ demo = false, env = {}, userDir: given, ports, keep = false } = {}) {
     const [httpPort, mqttPort, wsPort] = ports || [await freePort(), await freePort(), await freePort()];
-    const userDir = keptDir || fs.mkdtempSync(path.join(os.tmpdir(), 'ims-editor-'));
+    const userDir = given || fs.mkdtempSync(path.join(os.tmpdir(), 'ims-editor-'));
+    const keptDir = keep || Boolean(given);
     let output = '';
     const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'start.js')], {
         env: {
