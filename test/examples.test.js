@@ -237,6 +237,20 @@ describe('examples', function () {
             assert.strictEqual(await replyText(), 'You said: what is MQTT?');
         });
 
+        it('answers a command without its text, or an unknown one, with how to use it', async function () {
+            await say('/post');
+            assert.match(await replyText(), /^Usage: \/post <text>/);
+            await say('/greet   ');
+            assert.match(await replyText(), /^Usage: \/greet <text>/);
+            await say('/frobnicate now');
+            assert.strictEqual(await replyText(), 'I do not know /frobnicate. Commands: /help, /post <text>, /greet <text>.');
+        });
+
+        it('tells the sender when a message is too large for it', async function () {
+            await say('x'.repeat(300 * 1024));
+            assert.match(await replyText(), /^Your message was too large for me: .*307200 bytes; the limit is 262144/);
+        });
+
         it('/post posts a moment and /greet greets every friend', async function () {
             await say('/post Bots like sunsets too');
             assert.match(await replyText(), /Posted/);
