@@ -42,6 +42,11 @@ export class Account {
     private status: NodeStatus = {};
     /** The connection error users were last told about; reported once per outage, not per retry. */
     private reportedError: string | undefined;
+    /**
+     * Topics the broker refused since login (a region or group the account may not read): while there
+     * are any, the account is connected but not whole, and its status says which, in red, not green.
+     */
+    private readonly refused = new Set<string>();
 
     private stateLoaded = false;
     private saving = false;
@@ -71,7 +76,8 @@ export class Account {
         const session = this.session;
         session.connection.on('state', (state, error) => this.showState(state, error));
         session.connection.on('error', (error) => {
-            this.reportConnectionError(error);
+            if (error instanceof ImsError && error.code === 'IMS_SUBSCRIBE_REFUSED') this.reportRefused(error);
+            else this.reportConnectionError(error);
             if ((error as ImsError).code === 'IMS_QOS_REFUSED' && session.connection.connected) this.showState('connected');
         });
         session.on('message', (message) => this.route(message));
@@ -139,6 +145,7 @@ export class Account {
     private async loginNow(): Promise<void> {
         const session = this.requireSession();
         if (session.loggedIn) return;
+        this.refused.clear();
         if (!this.stateLoaded) {
             const data = await this.store.load();
             if (data) session.state.load(data);
@@ -195,8 +202,31 @@ export class Account {
         };
         if (state === 'connected') this.reportedError = undefined;
         if (state === 'connected' || state === 'disconnected') this.tell(state);
-        this.status = statuses[state];
+        this.status = state === 'connected' && this.refused.size > 0 ? this.refusedStatus() : statuses[state];
         for (const user of this.users.values()) user.node.status(this.status);
+    }
+
+    private refusedStatus(): NodeStatus {
+        const topics = [...this.refused].join(', ');
+        return { fill: 'red', shape: 'ring', text: this.RED._('ims-config.status.refused', { topics }) };
+    }
+
+    /** The broker refused topics of this account: say so, with the topics, to every user and its Catch nodes. */
+    private reportRefused(error: ImsError): void {
+        const session = this.session as ImsSession;
+        // The connection names the refused topics after "subscription to ", comma separated.
+        const named = /subscription to (.+)$/.exec(error.message)?.[1];
+        const topics = named ? named.split(', ') : [];
+        for (const topic of topics) this.refused.add(topic);
+        if (session.connection.connected) {
+            this.status = this.refusedStatus();
+            for (const user of this.users.values()) user.node.status(this.status);
+        }
+        const text = this.RED._('ims-config.errors.refused', { user: session.userId, topics: topics.join(', ') || error.message });
+        if (this.users.size === 0) this.owner.error(text);
+        for (const user of this.users.values()) {
+            user.node.error(text, { topic: session.userId, payload: topics, ims: { event: 'subscribe-refused', code: error.code } });
+        }
     }
 
     private tell(event: SessionEvent): void {

@@ -36,14 +36,27 @@ export function bindToAccount(
         return undefined;
     }
     const account = config.account;
+    // The node shows its own (red) status after a failure; only then must the account's come back.
+    let showingError = false;
     const user: AccountUser = {
         ...handlers,
         node,
-        onRejected: handlers.onRejected ?? ((error: ImsError, topic: ParsedTopic) => reportRejected(node, error, topic)),
+        // A message delivered after a refused one is a success: the red status of the refusal goes.
+        onMessage: (message) => {
+            if (showingError) {
+                showingError = false;
+                node.status(account.currentStatus());
+            }
+            handlers.onMessage(message);
+        },
+        onRejected:
+            handlers.onRejected ??
+            ((error: ImsError, topic: ParsedTopic) => {
+                showingError = true;
+                reportRejected(node, error, topic);
+            }),
     };
     account.register(user);
-    // The node shows its own (red) status after a failure; only then must the account's come back.
-    let showingError = false;
     node.on('close', (removed: boolean, done: () => void) => {
         account
             .deregister(user, removed)
