@@ -133,7 +133,86 @@
         select.val(saved || '');
     }
 
+    var BROKER_NS = '@ims-mqtt/node-red-ims/ims-broker:ims-broker.';
+
+    /** "region=Beijing, team=ops" <-> {region: "Beijing", team: "ops"}: an account's attributes in one field. */
+    function attributesText(attributes) {
+        return Object.keys(attributes || {})
+            .map(function (key) {
+                return key + '=' + attributes[key];
+            })
+            .join(', ');
+    }
+    function attributesOf(text) {
+        var attributes = {};
+        String(text || '')
+            .split(',')
+            .forEach(function (pair) {
+                var eq = pair.indexOf('=');
+                if (eq > 0) attributes[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+            });
+        return attributes;
+    }
+
+    /**
+     * The ims-broker's accounts as an editable list (user, password, system, attributes), built from the
+     * JSON in its `accounts` credential (`hidden`); accountsJson() turns the rows back into that JSON.
+     */
+    function accountsList(list, hidden) {
+        var accounts;
+        try {
+            accounts = JSON.parse(hidden.val() || '[]');
+        } catch (error) {
+            accounts = []; // not JSON (a value this dialog never wrote): start an empty list
+        }
+        if (!Array.isArray(accounts)) accounts = [];
+        list.css({ 'min-height': '120px', 'min-width': '450px' }).editableList({
+            addItem: function (row, index, account) {
+                var field = function (cls, type, placeholder, width) {
+                    return $('<input>', { type: type, class: cls, placeholder: RED._(BROKER_NS + placeholder) }).css({
+                        width: width,
+                        'margin-right': '6px',
+                    });
+                };
+                var user = field('ims-account-user', 'text', 'placeholder.accountUser', '22%').val(account.user || '');
+                var password = field('ims-account-password', 'password', 'placeholder.accountPassword', '22%').val(account.password || '');
+                var system = $('<input>', { type: 'checkbox', class: 'ims-account-system' })
+                    .css({ width: 'auto', margin: '0 4px 0 0' })
+                    .prop('checked', account.system === true);
+                var systemLabel = $('<label>')
+                    .css({ width: 'auto', 'margin-right': '6px' })
+                    .append(system, RED._(BROKER_NS + 'label.system'));
+                var attributes = field('ims-account-attributes', 'text', 'placeholder.accountAttributes', '30%').val(
+                    attributesText(account.attributes),
+                );
+                row.append(user, password, systemLabel, attributes);
+            },
+            removable: true,
+            sortable: true,
+        });
+        accounts.forEach(function (account) {
+            list.editableList('addItem', account || {});
+        });
+    }
+
+    function accountsJson(list) {
+        var accounts = [];
+        list.editableList('items').each(function () {
+            var row = $(this);
+            var user = row.find('.ims-account-user').val().trim();
+            if (!user) return;
+            var account = { user: user, password: row.find('.ims-account-password').val() };
+            if (row.find('.ims-account-system').is(':checked')) account.system = true;
+            var attributes = attributesOf(row.find('.ims-account-attributes').val());
+            if (Object.keys(attributes).length > 0) account.attributes = attributes;
+            accounts.push(account);
+        });
+        return JSON.stringify(accounts);
+    }
+
     window.ImsEditor = {
+        accountsList: accountsList,
+        accountsJson: accountsJson,
         contextStoreOptions: contextStoreOptions,
         migrateNode: migrateNode,
         problemText: problemText,

@@ -182,6 +182,6 @@ export = function register(RED: NodeAPI): void {
         });
     }
     RED.nodes.registerType('ims-broker', ImsBroker, {
-        credentials: { user: { type: 'text' }, password: { type: 'password' }, accounts: { type: 'password' } },
+        credentials: { user: { type: 'text' }, password: { type: 'password' }, accounts: { type: 'text' } },
     });
 };

@@ -42,6 +42,19 @@ async function imClient(port, user, password) {
     return client;
 }
 
+/** Logs in as soon as the redeployed broker has the account: each refused attempt is a CONNACK, not a timeout. */
+async function imClientWhenReady(port, user, password) {
+    const deadline = Date.now() + 20000;
+    for (;;) {
+        try {
+            return await imClient(port, user, password);
+        } catch (error) {
+            if (Date.now() > deadline) throw error;
+            await new Promise((r) => setTimeout(r, 200)); // the broker restarts with the new accounts
+        }
+    }
+}
+
 describe('npm start, restarted', function () {
     this.timeout(90000);
     let nodeRed;
@@ -72,14 +85,21 @@ describe('npm start, restarted', function () {
         assert.strictEqual((await carol.next((m) => m.topic === 'IMS/Carol/Inbox/Add/GFResp/Bot')).body.data.accepted, true);
         await carol.endAsync();
 
-        // In the editor: the broker's accounts become Dave's alone (the documented ones are a password
-        // field the editor never reads back), and the flow is deployed. npm start puts the documented
-        // accounts back at the next start and keeps Dave.
+        // In the editor: one more row in the broker's accounts list (the dialog shows the list it was
+        // given, from the credentials), and Deploy.
         const { flows } = await editor.flows();
         const broker = flows.find((n) => n.type === 'ims-broker');
         const creds = await (await fetch(`${nodeRed.url}credentials/ims-broker/${broker.id}`)).json();
-        assert.ok(creds.has_accounts, 'the demo broker has accounts in its credentials');
-        await editor.add([{ ...broker, credentials: { accounts: JSON.stringify([{ user: 'Dave', password: 'dave-pass' }]) } }]);
+        const accounts = JSON.parse(creds.accounts);
+        assert.ok(
+            accounts.some((a) => a.user === 'Bot'),
+            'the dialog gets the demo accounts back',
+        );
+        await editor.add([
+            { ...broker, credentials: { accounts: JSON.stringify([...accounts, { user: 'Dave', password: 'dave-pass' }]) } },
+        ]);
+        const dave = await imClientWhenReady(nodeRed.mqttPort, 'Dave', 'dave-pass');
+        await dave.endAsync();
         await editor.until(() => editor.status.get('ims-demo-chat')?.fill === 'green', 20000, 'the demo after the deploy');
 
         const previous = { userDir: nodeRed.userDir, httpPort: nodeRed.httpPort, mqttPort: nodeRed.mqttPort, wsPort: nodeRed.wsPort };
@@ -94,7 +114,7 @@ describe('npm start, restarted', function () {
         } finally {
             await again.endAsync();
         }
-        const dave = await imClient(nodeRed.mqttPort, 'Dave', 'dave-pass');
-        await dave.endAsync();
+        const daveAgain = await imClient(nodeRed.mqttPort, 'Dave', 'dave-pass');
+        await daveAgain.endAsync();
     });
 });
