@@ -260,25 +260,22 @@ if (!CHROMIUM) {
 
         it('imports and deploys the demo bot, which answers Alice in the debug sidebar', async function () {
             await page.click('.red-ui-clipboard-dialog-tab-library >> text=demo-bot');
-            await page.click('#red-ui-clipboard-dialog-ok');
-            await page.mouse.click(700, 450); // imported nodes follow the mouse until placed
-            const placed = await page.evaluate(() => RED.nodes.filterNodes({ type: 'ims-broker' }).length);
-            assert.strictEqual(placed, 1, 'the demo is on the canvas');
-            // The example uses port 1883; this test's Node-RED has its own free port.
-            await page.evaluate((port) => {
+            // OK is enabled once the file is selected; the import then fetches it, and only then do the
+            // nodes appear, following the mouse until a click places them.
+            await page.click('#red-ui-clipboard-dialog-ok:not(.ui-state-disabled)');
+            await page.waitForFunction(() => RED.nodes.filterNodes({ type: 'ims-broker' }).length === 1, null, { timeout: 10000 });
+            await page.mouse.move(700, 450);
+            await page.mouse.click(700, 450);
+            await page.waitForFunction(() => RED.view.state() === RED.state.DEFAULT, null, { timeout: 5000 });
+            // The example takes its port and URL from IMS_MQTT_PORT and IMS_MQTT_URL, which npm start
+            // set to this test's free port; its fixed WebSocket port may be taken by another run.
+            await page.evaluate(() => {
                 for (const broker of RED.nodes.filterNodes({ type: 'ims-broker' })) {
-                    broker.port = String(port);
-                    broker.wsPort = ''; // the example's fixed WebSocket port may be taken by another run
+                    broker.wsPort = '';
                     broker.changed = true;
                 }
-                RED.nodes.eachConfig((c) => {
-                    if (c.type === 'ims-config') {
-                        c.url = `mqtt://127.0.0.1:${port}`;
-                        c.changed = true;
-                    }
-                });
                 RED.nodes.dirty(true);
-            }, nodeRed.mqttPort);
+            });
             await editor.screenshot('demo-imported');
             await page.click('#red-ui-header-button-deploy');
             await page.waitForFunction(() => !RED.nodes.dirty(), null, { timeout: 15000 });
@@ -305,6 +302,32 @@ if (!CHROMIUM) {
             }
             await editor.screenshot('demo-debug-sidebar');
             assert.ok(answered, "Bot's answer shows in the debug sidebar");
+        });
+
+        it('imports example 1 from the menu with its credentials, and it runs as imported', async function () {
+            await page.click('#red-ui-header-button-sidemenu');
+            await page.click('#menu-item-import');
+            await page.click('.red-ui-clipboard-dialog-tabs >> text=Examples');
+            // The library remembers the package folder open from the test before; open it if it is not.
+            const example = page.locator('.red-ui-clipboard-dialog-tab-library >> text=01-friends-and-chat');
+            if (!(await example.isVisible())) await page.click(`.red-ui-clipboard-dialog-tab-library >> text=${pkg.name}`);
+            await example.click();
+            await page.click('#red-ui-clipboard-dialog-ok:not(.ui-state-disabled)');
+            await page.waitForFunction(() => Boolean(RED.nodes.node('ims-ex1-ask')), null, { timeout: 10000 });
+            await page.mouse.move(700, 450);
+            await page.mouse.click(700, 450);
+            await page.waitForFunction(() => RED.view.state() === RED.state.DEFAULT, null, { timeout: 5000 });
+            await page.click('#red-ui-header-button-deploy');
+            await page.waitForFunction(() => !RED.nodes.dirty(), null, { timeout: 15000 });
+            // The password, ${IMS_EXAMPLE_PASSWORD}, came with the import and reached the runtime's credentials.
+            const creds = await (await fetch(`${nodeRed.url}credentials/ims-config/ims-ex1-alice`)).json();
+            assert.strictEqual(creds.has_password, true);
+            await page.click('#red-ui-workspace-tabs >> text=IMS 1: friends and 1:1 chat');
+            await page.waitForSelector('[id="ims-ex1-say"]');
+            await page.click('[id="ims-ex1-say"] .red-ui-flow-node-button-button', { force: true });
+            // Bob1's answer, as the debug sidebar previews the message object.
+            await page.waitForSelector('.red-ui-debug-msg:has-text("Hi Alice1, you said")', { timeout: 10000 });
+            await editor.screenshot('example-1-debug-sidebar');
         });
     });
 
