@@ -235,7 +235,7 @@ describe('npm start', function () {
         );
         assert.deepStrictEqual(
             messages.map((m) => m.topic),
-            ['IMS/Alice/Inbox/Add/GFResp/Bot', 'IMS/Alice/Inbox/Chat/Bot', 'IMS/Alice/Inbox/Chat/Bot'],
+            ['IMS/Carol/Inbox/Add/GFResp/Bot', 'IMS/Carol/Inbox/Chat/Bot', 'IMS/Carol/Inbox/Chat/Bot'],
         );
         assert.strictEqual(messages[0].body.data.accepted, true);
         assert.match(messages[1].body.text, /^Commands: /);
