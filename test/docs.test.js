@@ -181,6 +181,37 @@ function samples() {
         });
     }
 
+    it("PROTOCOL.md's payloads without the envelope: a plain JSON invitation, and Bot joins the group", async function () {
+        // Node and broker decode the same forms: the broker lets Bot in because it read the invitation too.
+        const mqtt = require('mqtt');
+        const carol = await mqtt.connectAsync(`mqtt://127.0.0.1:${nodeRed.mqttPort}`, {
+            clientId: 'GID_IMS@@@DeviceID_C_docs',
+            username: 'Carol',
+            password: 'carol-pass',
+            reconnectPeriod: 0,
+        });
+        try {
+            await carol.subscribeAsync('IMS/GroupCarolDocs/#', { qos: 1 }); // the first subscriber creates the group
+            const hello = new Promise((resolve) =>
+                carol.on('message', (topic, payload) => {
+                    const body = JSON.parse(payload.toString());
+                    if (topic === 'IMS/GroupCarolDocs/Bot' && body.type === 'group.message') resolve(body); // after its group.join
+                }),
+            );
+            await carol.publishAsync('IMS/Bot/Inbox/Group/Invite/Carol', '{"group":"GroupCarolDocs"}', { qos: 1 });
+            const said = await Promise.race([
+                hello,
+                new Promise((_, reject) => setTimeout(() => reject(new Error('Bot said nothing')), 10000)),
+            ]);
+            assert.deepStrictEqual([said.type, said.from], ['group.message', 'Bot']);
+            assert.match(said.text, /^Hello everyone, I am Bot/);
+        } finally {
+            await carol.endAsync();
+        }
+        const refused = editor.debug.filter((d) => d.id === 'ims-demo-refused');
+        assert.deepStrictEqual(refused, [], 'the broker refused nothing of it');
+    });
+
     it('shows sample payloads that match what arrives', function () {
         const shown = samples();
         assert.ok(shown.length >= 2, JSON.stringify(shown));
