@@ -1,9 +1,10 @@
-// Lint for the TypeScript sources, the editor script, the tests, the benchmark and the scripts.
+// Lint for the TypeScript sources, the editor script and the nodes' editor HTML, the tests, the benchmark and the scripts.
 // Formatting is prettier's job (eslint-config-prettier turns off the rules that would disagree).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
+import html from 'eslint-plugin-html';
 
 export default tseslint.config(
     { ignores: ['node_modules/', 'nodes/**/*.js', 'resources/', '.node-red/', 'test/artifacts/', 'coverage/', 'bench/tmp/'] },
@@ -40,6 +41,13 @@ export default tseslint.config(
     },
     // The web chat client runs in the browser.
     { files: ['src/web/**/*.ts'], languageOptions: { globals: { ...globals.browser } } },
+    // The editor's inline scripts in the nodes' .html files (eslint-plugin-html lints what is inside <script>).
+    {
+        files: ['nodes/*.html'],
+        plugins: { html },
+        languageOptions: { sourceType: 'script', globals: { ...globals.browser, RED: 'readonly', $: 'readonly', ImsEditor: 'readonly' } },
+        rules: { 'no-unused-vars': ['error', { args: 'none' }] },
+    },
     { files: ['eslint.config.mjs'], languageOptions: { sourceType: 'module' } },
     prettier,
 );
