@@ -206,27 +206,47 @@ describe('npm start', function () {
         const [subLine, ...pubLines] = lines;
         assert.match(subLine, /^mosquitto_sub /);
         assert.strictEqual(pubLines.length, 3);
-        // The subscriber runs as pasted, plus an end: 7 messages (the friend response, and for each of two
-        // chats a read receipt, "typing…" and the reply) or 20 s.
-        const sub = spawnChild('sh', ['-c', `${subLine} -C 7 -W 20`], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let received = '';
+        // The subscriber runs as pasted, plus an end (7 messages: the friend response, and for each of two
+        // chats a read receipt, "typing…" and the reply, or 20 s) and -d, line by line, whose SUBACK line
+        // is the acknowledgement to wait for.
+        const sub = spawnChild('sh', ['-c', `stdbuf -oL ${subLine} -d -C 7 -W 20`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let output2 = '';
+        const waiters = new Set();
         sub.stdout.on('data', (d) => {
-            received += d;
+            output2 += d;
+            for (const w of [...waiters]) w();
         });
         const done = new Promise((resolve) => sub.once('exit', resolve));
-        await new Promise((r) => setTimeout(r, 500)); // let it subscribe
-        for (const line of pubLines) {
+        const parsed = () =>
+            output2
+                .split('\n')
+                .filter((l) => /^IMS\/\S+ \{/.test(l))
+                .map((l) => {
+                    const space = l.indexOf(' ');
+                    return { topic: l.slice(0, space), body: JSON.parse(l.slice(space + 1)) };
+                });
+        const answers = () => parsed().filter((m) => m.body.type !== 'receipt' && m.body.type !== 'typing');
+        const until = (check, what) =>
+            new Promise((resolve, reject) => {
+                const timer = setTimeout(() => reject(new Error(`no ${what} within 10 s: ${output2}`)), 10000);
+                const w = () => {
+                    if (!check()) return;
+                    waiters.delete(w);
+                    clearTimeout(timer);
+                    resolve();
+                };
+                waiters.add(w);
+                w();
+            });
+        await until(() => /received SUBACK/.test(output2), 'SUBACK');
+        // One message at a time, each once the answer to the one before arrived: the conversation's order.
+        for (const [i, line] of pubLines.entries()) {
             execFileSync('sh', ['-c', line]);
-            await new Promise((r) => setTimeout(r, 300)); // keep the order of the conversation
+            await until(() => answers().length > i, `answer to ${line}`);
         }
         await done;
-        const all = received
-            .trim()
-            .split('\n')
-            .map((l) => {
-                const space = l.indexOf(' ');
-                return { topic: l.slice(0, space), body: JSON.parse(l.slice(space + 1)) };
-            });
+        const all = parsed();
+        const received = output2;
         const messages = all.filter((m) => m.body.type !== 'receipt' && m.body.type !== 'typing');
         assert.deepStrictEqual(
             all.filter((m) => m.body.type === 'receipt').map((m) => m.body.data.status),
