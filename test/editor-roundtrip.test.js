@@ -51,6 +51,16 @@ const VALUES = {
         groupPrefix: 'Team',
         groupIds: 'GID_A, GID_B',
         persist: false,
+        maxPacketBytes: '100001',
+        maxConnectBytes: '100002',
+        maxQueuedBytes: '100003',
+        subscriptionsPerClient: '101',
+        devicesPerUser: '102',
+        membersPerVirtualGroup: '103',
+        failedLoginsPerUser: '104',
+        failedLoginsPerAddress: '105',
+        connectionsPerAddress: '106',
+        connectTimeoutMs: '107',
     },
 };
 /** Settings a dialog does not show as a field of its own: the version, the `<x>Type` of typed inputs, the account and TLS pickers. */
