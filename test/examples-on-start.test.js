@@ -159,7 +159,11 @@ describe('examples on npm start, as imported, pressed top to bottom', function (
                 }
             }
             await x.press('ims-ex4-greet');
-            assert.deepStrictEqual((await x.debug('ims-ex4-dbg-report')).payload, { reached: ['Bob4', 'Carol4'], failed: [] });
+            assert.deepStrictEqual((await x.debug('ims-ex4-dbg-report')).payload, {
+                published: ['Bob4', 'Carol4'],
+                refused: [],
+                failed: [],
+            });
             for (const id of ['ims-ex4-dbg-b', 'ims-ex4-dbg-c']) assert.strictEqual((await x.debug(id)).ims.type, 'greeting');
         },
         async '05-regional-push.json'(x) {

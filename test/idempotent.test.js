@@ -7,6 +7,7 @@ const assert = require('assert');
 const { AedesUnderTest } = require('./helpers/brokers');
 const { helper, load, unloadAll, waitForStatus } = require('./helpers/red');
 const { accounts, imNode, send, record, allConnected, catchNode } = require('./helpers/flows');
+const { until } = require('./helpers/wait');
 
 // The test runtime shows catalogue keys (node-red-node-test-helper loads no node catalogue); the
 // i18n test checks every key has its text in both languages.
@@ -63,6 +64,8 @@ describe('idempotent actions', function () {
         const a = helper.getNode('cfgA').account.session;
 
         send('mA', { action: 'follow', topic: 'UserB' });
+        // A follow counts once the broker granted it: then following again changes nothing.
+        assert.ok(await until(() => a.state.has('following', 'UserB')));
         const following = waitForStatus(helper.getNode('mA'), blue('ims-moments.status.alreadyFollowing'));
         send('mA', { action: 'follow', topic: 'UserB' });
         await following;
