@@ -28,6 +28,7 @@ const VALUES = {
         instanceId: 'instance-1',
         qos: '2',
         maxPayload: '1000',
+        subscriptionLimit: '63',
         receiveOwn: true,
         presence: false,
         virtualGroups: true,
