@@ -62,7 +62,9 @@ function linkPackage(userDir) {
 
 /** The demo's nodes; the example imports anywhere as an open broker, npm start runs it secured. */
 function demoNodes() {
-    return JSON.parse(fs.readFileSync(DEMO, 'utf8')).map((n) => (n.type === 'ims-broker' ? { ...n, wsPort: String(wsPort), security: true } : n));
+    return JSON.parse(fs.readFileSync(DEMO, 'utf8')).map((n) =>
+        n.type === 'ims-broker' ? { ...n, wsPort: String(wsPort), security: true } : n,
+    );
 }
 
 /** The broker's accounts: the demo's and the examples' as documented, and every other account a user added, kept. */

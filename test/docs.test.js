@@ -78,8 +78,9 @@ async function converse(commands, port) {
     const withPort = commands.map((c) => c.replace(/-p 1883\b/, `-p ${port}`));
     const sub = withPort.find((c) => c.startsWith('mosquitto_sub'));
     const pubs = withPort.filter((c) => c.startsWith('mosquitto_pub'));
-    // One answer per message to Bot (a friend response, a chat reply).
-    const expected = pubs.filter((c) => /-t '?IMS\/Bot\/Inbox\//.test(c)).length;
+    // What Bot sends back: a friend response to a request; to a chat a read receipt, "typing…" and the reply.
+    const toBot = pubs.filter((c) => /-t '?IMS\/Bot\/Inbox\//.test(c));
+    const expected = toBot.reduce((n, c) => n + (/\/Inbox\/Chat\//.test(c) ? 3 : 1), 0);
     if (!sub) {
         for (const pub of pubs) execFileSync('sh', ['-c', pub]);
         return [];
@@ -116,7 +117,8 @@ async function converse(commands, port) {
         .map((l) => {
             const space = l.indexOf(' ');
             return { topic: l.slice(0, space), body: JSON.parse(l.slice(space + 1)) };
-        });
+        })
+        .filter((m) => m.body.type !== 'receipt' && m.body.type !== 'typing');
 }
 
 /** Sample envelopes the docs show: {"v":1,…} with … for what varies. */
