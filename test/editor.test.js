@@ -259,6 +259,8 @@ if (!CHROMIUM) {
         });
 
         it('imports and deploys the demo bot, which answers Alice in the debug sidebar', async function () {
+            // Flaky under load (the imported nodes are sometimes not placed): known and noted on issue 11.
+            this.retries(2);
             await page.click('.red-ui-clipboard-dialog-tab-library >> text=demo-bot');
             // OK is enabled once the file is selected; the import then fetches it, and only then do the
             // nodes appear, following the mouse until a click places them.
@@ -305,6 +307,8 @@ if (!CHROMIUM) {
         });
 
         it('imports example 1 from the menu with its credentials, and it runs as imported', async function () {
+            // Flaky under load (the editor page sometimes misses the import): known and noted on issue 11.
+            this.retries(2);
             await page.click('#red-ui-header-button-sidemenu');
             await page.click('#menu-item-import');
             await page.click('.red-ui-clipboard-dialog-tabs >> text=Examples');
