@@ -39,7 +39,8 @@ export class ClientBindings {
 
     constructor(
         protected readonly maxDevicesPerUser: number,
-        private readonly now: () => number = Date.now,
+        protected readonly now: () => number = Date.now,
+        protected readonly cleanTtlMs: number = CLEAN_BINDING_TTL_MS,
     ) {}
 
     /** Binds for one connection; a shared store (a cluster) overrides this to ask every instance's authority first. */
@@ -50,6 +51,20 @@ export class ClientBindings {
     ownerOf(clientId: string): string | undefined {
         this.expire(clientId);
         return this.owner.get(clientId);
+    }
+
+    isPersistent(clientId: string): boolean {
+        return this.persistent.has(clientId);
+    }
+
+    /** True while a connection holds the ID. */
+    isLive(clientId: string): boolean {
+        return this.live.has(clientId);
+    }
+
+    /** Clean sessions' IDs that a connection holds now. */
+    liveCleanIds(): string[] {
+        return [...this.live.keys()].filter((clientId) => !this.persistent.has(clientId));
     }
 
     devicesOf(user: string): string[] {
@@ -91,12 +106,16 @@ export class ClientBindings {
         this.live.delete(clientId);
         if (this.persistent.has(clientId) || !this.owner.has(clientId)) return;
         this.recent.set(clientId, this.now());
-        if (this.recent.size > MAX_RECENT) this.forget(this.recent.keys().next().value as string);
+        if (this.recent.size > MAX_RECENT) this.drop(this.recent.keys().next().value as string, true);
         this.onChange();
     }
 
     /** Frees a Client ID whatever its kind (the owner removed the device, or the account was removed). */
     forget(clientId: string): void {
+        this.drop(clientId, false);
+    }
+
+    private drop(clientId: string, expired: boolean): void {
         const owner = this.owner.get(clientId);
         if (owner === undefined) return;
         this.owner.delete(clientId);
@@ -105,11 +124,11 @@ export class ClientBindings {
         if (this.byUser.get(owner)?.size === 0) this.byUser.delete(owner);
         this.persistent.delete(clientId);
         this.onChange();
-        this.forgotten(clientId, owner);
+        this.forgotten(clientId, owner, expired);
     }
 
-    /** Told when a binding ends, for a shared store to forget it too. */
-    protected forgotten(_clientId: string, _owner: string): void {
+    /** Told when a binding ends (removed, or a clean ID unseen for the TTL), for a shared store to forget it too. */
+    protected forgotten(_clientId: string, _owner: string, _expired: boolean): void {
         return undefined;
     }
 
@@ -146,6 +165,6 @@ export class ClientBindings {
     /** Forgets a clean session's ID that has not been seen for the TTL. */
     private expire(clientId: string): void {
         const seen = this.recent.get(clientId);
-        if (seen !== undefined && this.now() - seen > CLEAN_BINDING_TTL_MS) this.forget(clientId);
+        if (seen !== undefined && this.now() - seen > this.cleanTtlMs) this.drop(clientId, true);
     }
 }

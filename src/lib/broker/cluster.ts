@@ -6,14 +6,19 @@
 // other instance learns a block before it delivers a later message of the same publisher.
 // Client ID bindings are claimed atomically in Redis (HSETNX), so two instances never bind one ID to
 // two users. The Redis packages are optional dependencies: only cluster mode loads them.
+// Neither grows for ever: the log is folded into a snapshot once it is long (whichever instance sees it
+// first, guarded by WATCH so two never fold the same entries), and a clean session's Client ID is
+// released in Redis once it has not been seen for the same time a single broker keeps it.
 
 import { createHash, randomUUID } from 'crypto';
-import type { FactChange, PolicyFacts } from './facts';
-import { BindResult, ClientBindings } from './bindings';
+import { FactChange, FactsState, PolicyFacts } from './facts';
+import { BindResult, CLEAN_BINDING_TTL_MS, ClientBindings } from './bindings';
 
 const FACTS_TOPIC = '$IMS/facts';
 const KEYS = Object.freeze({
     log: 'ims:facts:log',
+    snapshot: 'ims:facts:snapshot',
+    recent: 'ims:bindings:recent',
     bindings: 'ims:bindings',
     persistent: 'ims:bindings:persistent',
     share: 'ims:share',
@@ -32,8 +37,26 @@ interface RedisClient {
     sadd(key: string, member: string): Promise<number>;
     srem(key: string, member: string): Promise<number>;
     smembers(key: string): Promise<string[]>;
+    zadd(key: string, score: number, member: string): Promise<number | string>;
+    zrem(key: string, member: string): Promise<number>;
+    zrangebyscore(key: string, min: number | string, max: number | string): Promise<string[]>;
+    eval(script: string, keys: number, ...args: (string | number)[]): Promise<unknown>;
+    get(key: string): Promise<string | null>;
+    watch(key: string): Promise<unknown>;
+    unwatch(): Promise<unknown>;
+    multi(): RedisTransaction;
+    duplicate(): RedisClient;
     quit(): Promise<unknown>;
     on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** A MULTI … EXEC block; exec resolves to null when a WATCHed key changed. */
+interface RedisTransaction {
+    get(key: string): RedisTransaction;
+    lrange(key: string, start: number, stop: number): RedisTransaction;
+    set(key: string, value: string): RedisTransaction;
+    ltrim(key: string, start: number, stop: number): RedisTransaction;
+    exec(): Promise<[Error | null, unknown][] | null>;
 }
 
 interface Emitter {
@@ -58,6 +81,59 @@ interface LoggedChange {
     change: FactChange;
 }
 
+/** The facts folded from the head of the log, and the IDs of the last entries folded. */
+interface FactsSnapshot {
+    v: number;
+    state: FactsState;
+    /** An instance that starts while entries are folded skips these when they also reach it live. */
+    ids: string[];
+}
+
+const SNAPSHOT_FORMAT = 1;
+/** Folded-entry IDs kept in the snapshot: far more than can arrive while an instance starts. */
+const SNAPSHOT_IDS = 5000;
+
+export interface ClusterOptions {
+    /** The log is folded into the snapshot once it has this many entries. */
+    compactAt?: number;
+    /** How long a clean session's Client ID stays claimed after its last connection closed. */
+    cleanBindingTtlMs?: number;
+    /** How often the expired clean Client IDs are released. */
+    sweepEveryMs?: number;
+}
+
+/** Reads the snapshot and the log in one transaction, so no entry is in both or in neither. */
+async function readFacts(redis: RedisClient): Promise<{ snapshot: FactsSnapshot | undefined; log: string[] }> {
+    const replies = await redis.multi().get(KEYS.snapshot).lrange(KEYS.log, 0, -1).exec();
+    if (!replies) throw new Error('Redis did not run the read of the facts');
+    for (const [error] of replies) if (error) throw error;
+    return { snapshot: parseSnapshot(replies[0][1] as string | null), log: replies[1][1] as string[] };
+}
+
+function parseSnapshot(text: string | null): FactsSnapshot | undefined {
+    const snapshot = text ? (JSON.parse(text) as FactsSnapshot) : undefined;
+    if (snapshot && snapshot.v > SNAPSHOT_FORMAT) {
+        throw new Error(`The cluster's facts snapshot has format ${snapshot.v}; this version reads up to ${SNAPSHOT_FORMAT}`);
+    }
+    return snapshot;
+}
+
+/**
+ * Released atomically, one ID at a time, only if it is still expired: an ID that logged in again since
+ * the sweep read the list has left the sorted set (or has a newer score) and keeps its claim.
+ */
+const RELEASE_EXPIRED = `
+local released = 0
+for i = 2, #ARGV do
+    local seen = redis.call('ZSCORE', KEYS[1], ARGV[i])
+    if seen and tonumber(seen) <= tonumber(ARGV[1]) then
+        redis.call('ZREM', KEYS[1], ARGV[i])
+        redis.call('HDEL', KEYS[2], ARGV[i])
+        released = released + 1
+    end
+end
+return released`;
+
 export class RedisCluster {
     /** This instance, to skip its own changes when they come back. */
     readonly instanceId = randomUUID();
@@ -69,16 +145,24 @@ export class RedisCluster {
     private readonly sharing = new Map<string, NodeJS.Timeout>();
     private readonly sharers = new Map<string, { at: number; instances: string[] }>();
 
+    private compacting = false;
+    private sweeper: NodeJS.Timeout | undefined;
+    private readonly compactAt: number;
+    readonly cleanBindingTtlMs: number;
+
     private constructor(
         readonly url: string,
         private readonly redis: RedisClient,
         readonly emitter: Emitter,
         readonly persistence: { destroy(): Promise<void> },
+        private readonly options: ClusterOptions,
     ) {
         redis.on('error', (error) => this.onError(error));
+        this.compactAt = options.compactAt ?? 10000;
+        this.cleanBindingTtlMs = options.cleanBindingTtlMs ?? CLEAN_BINDING_TTL_MS;
     }
 
-    static async open(url: string): Promise<RedisCluster> {
+    static async open(url: string, options: ClusterOptions = {}): Promise<RedisCluster> {
         const load = <T>(name: string): T => {
             try {
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -96,8 +180,7 @@ export class RedisCluster {
         const emitter = mqemitterRedis({ connectionString: url });
         // Deliver a whole offline queue at login, not the first 1 000 (aedes-persistence-redis's default).
         const persistence = new RedisPersistence({ conn: new Redis(url), maxSessionDelivery: 100000 });
-        const cluster = new RedisCluster(url, redis, emitter, persistence);
-        return cluster;
+        return new RedisCluster(url, redis, emitter, persistence, options);
     }
 
     /**
@@ -107,7 +190,11 @@ export class RedisCluster {
     async attachFacts(facts: PolicyFacts): Promise<void> {
         this.facts = facts;
         await new Promise<void>((resolve) => this.emitter.on(FACTS_TOPIC, (packet, done) => this.receive(packet.payload, done), resolve));
-        const log = await this.redis.lrange(KEYS.log, 0, -1);
+        const { snapshot, log } = await readFacts(this.redis);
+        if (snapshot) {
+            facts.load(snapshot.state);
+            for (const id of snapshot.ids) this.loadedIds?.add(id);
+        }
         for (const line of log) {
             const entry = JSON.parse(line) as LoggedChange;
             this.loadedIds?.add(entry.id);
@@ -127,7 +214,45 @@ export class RedisCluster {
             { topic: FACTS_TOPIC, payload: Buffer.from(line), qos: 0, retain: false },
             (error) => error && this.onError(error),
         );
-        this.redis.rpush(KEYS.log, line).catch((error: Error) => this.onError(error));
+        this.redis
+            .rpush(KEYS.log, line)
+            .then((length) => {
+                if (length >= this.compactAt) return this.compact();
+            })
+            .catch((error: Error) => this.onError(error));
+    }
+
+    /**
+     * Folds the head of the log into the snapshot: replays snapshot and log into fresh facts (not this
+     * instance's own, which may not have every entry yet), then writes the snapshot and drops exactly
+     * the entries read. Entries appended meanwhile stay in the log. WATCH on the snapshot makes a second
+     * instance folding at the same moment fail and leave it to the first. Resolves to whether it folded.
+     */
+    async compact(): Promise<boolean> {
+        if (this.compacting) return false;
+        this.compacting = true;
+        const redis = this.redis.duplicate();
+        try {
+            await redis.watch(KEYS.snapshot);
+            // Plain reads: if another instance folds in between, the snapshot changed and EXEC refuses.
+            const snapshot = parseSnapshot(await redis.get(KEYS.snapshot));
+            const log = await redis.lrange(KEYS.log, 0, -1);
+            if (log.length === 0) return false;
+            const folded = new PolicyFacts();
+            folded.load(snapshot?.state);
+            const ids = snapshot?.ids ?? [];
+            for (const line of log) {
+                const entry = JSON.parse(line) as LoggedChange;
+                folded.apply(entry.change);
+                ids.push(entry.id);
+            }
+            const next: FactsSnapshot = { v: SNAPSHOT_FORMAT, state: folded.toJSON(), ids: ids.slice(-SNAPSHOT_IDS) };
+            const done = await redis.multi().set(KEYS.snapshot, JSON.stringify(next)).ltrim(KEYS.log, log.length, -1).exec();
+            return done !== null;
+        } finally {
+            this.compacting = false;
+            await redis.quit().catch(() => undefined);
+        }
     }
 
     private receive(payload: Buffer | string, done: () => void): void {
@@ -197,7 +322,15 @@ export class RedisCluster {
 
     /** Client ID bindings shared through Redis. */
     bindings(maxDevicesPerUser: number): SharedBindings {
-        return new SharedBindings(maxDevicesPerUser, this.redis, (error) => this.onError(error));
+        const bindings = new SharedBindings(maxDevicesPerUser, this.redis, (error) => this.onError(error), this.cleanBindingTtlMs);
+        const sweep = (): void => {
+            bindings.releaseExpired().catch((error: Error) => this.onError(error));
+        };
+        clearInterval(this.sweeper);
+        this.sweeper = setInterval(sweep, this.options.sweepEveryMs ?? 3600 * 1000);
+        this.sweeper.unref();
+        sweep();
+        return bindings;
     }
 
     async loadBindings(bindings: ClientBindings): Promise<void> {
@@ -207,6 +340,7 @@ export class RedisCluster {
     }
 
     async close(): Promise<void> {
+        clearInterval(this.sweeper);
         for (const group of [...this.sharing.keys()]) this.shareActive(group, false);
         await new Promise<void>((resolve) => this.emitter.close(resolve));
         await this.redis.quit().catch(() => undefined);
@@ -222,8 +356,10 @@ export class SharedBindings extends ClientBindings {
         maxDevicesPerUser: number,
         private readonly redis: RedisClient,
         private readonly fail: (error: Error) => void,
+        cleanTtlMs: number = CLEAN_BINDING_TTL_MS,
+        now: () => number = Date.now,
     ) {
-        super(maxDevicesPerUser);
+        super(maxDevicesPerUser, now, cleanTtlMs);
         this.onChange = () => undefined;
     }
 
@@ -239,12 +375,46 @@ export class SharedBindings extends ClientBindings {
             if (this.ownerOf(clientId) === undefined) this.redis.hdel(KEYS.bindings, clientId).catch(this.fail);
             return result;
         }
-        if (persistent) this.redis.sadd(KEYS.persistent, clientId).catch(this.fail);
+        if (persistent) {
+            this.redis.sadd(KEYS.persistent, clientId).catch(this.fail);
+            this.redis.zrem(KEYS.recent, clientId).catch(this.fail);
+        } else {
+            // Seen now. An instance that dies with the connection open never records its end, so the
+            // ID still ages out; a connection that stays is refreshed by every sweep.
+            this.redis.zadd(KEYS.recent, this.now(), clientId).catch(this.fail);
+        }
         return result;
     }
 
-    protected override forgotten(clientId: string): void {
+    override release(clientId: string): void {
+        super.release(clientId);
+        // Last seen now, as far as this instance knows.
+        if (this.ownerOf(clientId) !== undefined && !this.isPersistent(clientId) && !this.isLive(clientId)) {
+            this.redis.zadd(KEYS.recent, this.now(), clientId).catch(this.fail);
+        }
+    }
+
+    /** Releases in Redis the clean Client IDs last seen longer ago than the TTL; resolves to how many. */
+    async releaseExpired(): Promise<number> {
+        for (const clientId of this.liveCleanIds()) await this.redis.zadd(KEYS.recent, this.now(), clientId);
+        const cutoff = this.now() - this.cleanTtlMs;
+        const expired = await this.redis.zrangebyscore(KEYS.recent, '-inf', cutoff);
+        if (expired.length === 0) return 0;
+        const released = Number(await this.redis.eval(RELEASE_EXPIRED, 2, KEYS.recent, KEYS.bindings, cutoff, ...expired));
+        // This instance's own record of them expires by the same rule (a no-op where it saw them later).
+        for (const clientId of expired) this.ownerOf(clientId);
+        return released;
+    }
+
+    protected override forgotten(clientId: string, _owner: string, expired: boolean): void {
+        if (expired) {
+            // Only if no instance has seen it since: another may have a live connection with it.
+            const cutoff = this.now() - this.cleanTtlMs;
+            this.redis.eval(RELEASE_EXPIRED, 2, KEYS.recent, KEYS.bindings, cutoff, clientId).catch(this.fail);
+            return;
+        }
         this.redis.hdel(KEYS.bindings, clientId).catch(this.fail);
         this.redis.srem(KEYS.persistent, clientId).catch(this.fail);
+        this.redis.zrem(KEYS.recent, clientId).catch(this.fail);
     }
 }

@@ -193,8 +193,11 @@ export class PolicyFacts {
         sets(state.blocks, this.blocks);
         sets(state.friends, this.friends);
         sets(state.requests, this.requests);
-        for (const [g, s] of Object.entries(state.groups ?? {}))
+        for (const [g, s] of Object.entries(state.groups ?? {})) {
             this.groups.set(g, { members: new Set(s.members), invited: new Set(s.invited) });
+            // The per-user index the groups-per-user limit counts, which is not saved.
+            for (const member of s.members) setOf(this.memberships, member).add(g);
+        }
         for (const [name, members] of Object.entries(state.virtualGroups ?? {})) this.virtualGroups.set(name, members);
     }
 
