@@ -67,6 +67,8 @@ const VALUES = {
         failedLoginsPerAddress: '105',
         connectionsPerAddress: '106',
         connectTimeoutMs: '107',
+        queuedPerSession: '111',
+        queuedPerSender: '112',
     },
 };
 /** Settings a dialog does not show as a field of its own: the version, the `<x>Type` of typed inputs, the account and TLS pickers. */

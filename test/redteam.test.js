@@ -2,8 +2,8 @@
 // What a red team (a developer attacking the hardened broker with fresh eyes) found after issue 10's
 // first round, and what holds now: each test is the attack, with a plain MQTT client or a raw socket on
 // 127.0.0.1 against the real broker, and failed while the hole was open. The assertion states what
-// docs/SECURITY.md promises. (One finding is still open: no quota on an offline session's queue; see
-// docs/SECURITY.md, "What is not bounded yet".)
+// docs/SECURITY.md promises. (The offline session's queue, R8's other half, has its own file:
+// test/offline-quota.test.js.)
 
 const assert = require('assert');
 const crypto = require('crypto');

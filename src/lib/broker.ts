@@ -33,6 +33,7 @@ import { BrokerPolicy, CAPABILITIES_TOPIC } from './broker/policy';
 import { RedisCluster } from './broker/cluster';
 import { SharedSubscriptions } from './broker/sharedSubscriptions';
 import { guardPersistence } from './broker/persistenceGuards';
+import { OfflineQuota } from './broker/offlineQuota';
 import { identityOf, ServerDelivery } from './broker/serverDelivery';
 
 export type { BrokerAccount, Refusal } from './broker/context';
@@ -134,6 +135,8 @@ export class EmbeddedBroker extends EventEmitter {
     /** Refusals sent per user in the current window, and how many were held back. */
     private readonly refusalWindow = new Map<string, { count: number; held: number; since: number }>();
     private serverDelivery: ServerDelivery | undefined;
+    /** Bounds what is queued for persistent sessions that are away (src/lib/broker/offlineQuota.ts). */
+    readonly offlineQuota: OfflineQuota;
 
     private constructor(
         readonly aedes: Aedes,
@@ -144,6 +147,13 @@ export class EmbeddedBroker extends EventEmitter {
         const security = options.security;
         this.codec = new TopicCodec(security ?? {});
         this.limits = resolveLimits(options.limits);
+        this.offlineQuota = new OfflineQuota({
+            perSession: this.limits.queuedPerSession,
+            perSender: this.limits.queuedPerSender,
+            senderOf: (topic) => this.codec.parse(topic)?.from,
+            // Reported as the sender's refusal: it is the sender whose message was not kept.
+            refused: (clientId, sender, topic, reason) => this.refuse({ user: sender, clientId, action: 'limit', topic, reason }),
+        });
         if (security) {
             const facts = new PolicyFacts();
             const accounts = new Map(security.accounts.map((a) => [a.user, a]));
@@ -199,6 +209,7 @@ export class EmbeddedBroker extends EventEmitter {
             ...(options.heartbeatIntervalMs ? { heartbeatInterval: options.heartbeatIntervalMs } : {}),
         } as never);
         const broker = new EmbeddedBroker(aedes, options, cluster);
+        broker.offlineQuota.install(persistenceOf(aedes));
         guardPersistence(
             persistenceOf(aedes),
             (error) => broker.emit('storeError', error),
@@ -250,6 +261,7 @@ export class EmbeddedBroker extends EventEmitter {
         if (owner === undefined) return false;
         for (const client of this.liveConnections(owner)) if (client.id === clientId) client.close();
         bindings.forget(clientId);
+        this.offlineQuota.forget(clientId);
         return true;
     }
 
@@ -358,6 +370,10 @@ export class EmbeddedBroker extends EventEmitter {
             this.emit('clients', this.aedes.connectedClients);
         };
         this.aedes.on('clientReady', report);
+        this.aedes.on('clientReady', (client) => {
+            // A clean login ends the session that was queued for: nothing counts against it any more.
+            if (internalsOf(client).clean) this.offlineQuota.forget(client.id);
+        });
         this.aedes.on('clientDisconnect', report);
         this.aedes.on('clientError', (client, error) => this.emit('clientError', client?.id ?? '', error));
     }

@@ -27,6 +27,10 @@ export interface BrokerLimits {
     connectionsPerAddress: number;
     /** A connection that has not sent its CONNECT by then is closed. */
     connectTimeoutMs: number;
+    /** QoS 1 messages queued for one persistent session while it is away; more are dropped and refused. */
+    queuedPerSession: number;
+    /** Of those, messages from one sender, so a flooding sender fills only its own share. */
+    queuedPerSender: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<BrokerLimits> = Object.freeze({
@@ -43,6 +47,8 @@ export const DEFAULT_LIMITS: Readonly<BrokerLimits> = Object.freeze({
     failedLoginsPerAddress: 5,
     connectionsPerAddress: 1000,
     connectTimeoutMs: 10000,
+    queuedPerSession: 10000,
+    queuedPerSender: 1000,
 });
 
 /** The defaults with whatever the caller set (a number ≥ 0; 0 means no limit where that makes sense). */
