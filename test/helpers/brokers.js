@@ -160,12 +160,16 @@ class MosquittoUnderTest {
     async stop() {
         const child = this.process;
         this.process = undefined;
-        if (!child || child.exitCode !== null) return;
-        await new Promise((resolve) => {
-            child.once('exit', resolve);
-            child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-        });
+        if (child && child.exitCode === null) {
+            await new Promise((resolve) => {
+                child.once('exit', resolve);
+                child.kill('SIGTERM');
+                setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+            });
+        }
+        // Only its config lives there (persistence is off); start() writes a new one.
+        if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+        this.dir = undefined;
     }
     async restart() {
         await this.stop();
