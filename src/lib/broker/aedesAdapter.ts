@@ -70,6 +70,24 @@ interface Persistence {
     removeSubscriptions(client: { id: string }, topics: string[]): Promise<unknown>;
 }
 
+/**
+ * aedes-persistence-level's async store over a LevelDB handle. It documents only "a level instance";
+ * the disk store hands it a batching facade (batchedPersistence.ts) that has exactly the methods
+ * below, so a version that calls another one must fail the adapter's test, not the broker at run time.
+ */
+export const LEVEL_METHODS_USED = ['get', 'put', 'del', 'batch', 'clear', 'values', 'close'] as const;
+
+export interface AedesPersistence {
+    destroy(): Promise<void>;
+}
+
+export function levelPersistence(db: object): AedesPersistence {
+    // The async store aedes 1.x needs (the package's main export wraps it in callbacks).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: object) => AedesPersistence;
+    return new AsyncLevelPersistence(db);
+}
+
 export function internalsOf(client: Client): ClientInternals {
     return client as unknown as ClientInternals;
 }

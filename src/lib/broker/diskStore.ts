@@ -1,8 +1,11 @@
-// LevelDB on disk: aedes's sessions and retained messages, and beside them what the broker learned
-// (the policy's facts and the Client ID bindings) as one versioned document, saved once per burst of
-// changes. A failed save is reported, never swallowed: a block that did not reach the disk must be seen.
+// LevelDB on disk: aedes's sessions and retained messages (written in batches: batchedPersistence.ts),
+// and beside them what the broker learned (the policy's facts and the Client ID bindings) as one
+// versioned document, saved once per burst of changes. A failed save or batch is reported, never
+// swallowed: a block or a queued message that did not reach the disk must be seen.
 
 import * as fs from 'fs';
+import { levelPersistence } from './aedesAdapter';
+import { BatchedLevel, type LevelDisk } from './batchedPersistence';
 import type { BindingsState } from './bindings';
 import type { FactsState } from './facts';
 
@@ -15,15 +18,18 @@ export interface BrokerState {
     bindings?: BindingsState;
 }
 
-interface LevelDb {
+interface LevelDb extends LevelDisk {
     open(): Promise<void>;
     get(key: string): Promise<string | undefined>;
+    get(key: string, options: { valueEncoding: 'buffer' }): Promise<Buffer | undefined>;
     put(key: string, value: string): Promise<void>;
-    close(): Promise<void>;
 }
 
 /** Beside aedes's own keys; none of them starts with "~". */
 const STATE_KEY = '~ims-policy';
+
+/** The two things the store writes: the broker's state document and aedes's batches. */
+type StorePart = 'state' | 'sessions';
 
 export class DiskStore {
     private saving: Promise<void> = Promise.resolve();
@@ -32,26 +38,26 @@ export class DiskStore {
     onError: (error: Error) => void = () => undefined;
     /** Told when a save succeeds after a failure. */
     onRecovered: () => void = () => undefined;
-    private failing = false;
+    private readonly failing = new Set<StorePart>();
 
-    private constructor(
-        readonly persistence: { destroy(): Promise<void> },
-        private readonly db: LevelDb,
-    ) {}
+    /** aedes's sessions and retained messages, served from memory and written in batches. */
+    private readonly batched: BatchedLevel;
+    readonly persistence: { destroy(): Promise<void> };
+
+    private constructor(private readonly db: LevelDb) {
+        this.batched = new BatchedLevel(db);
+        this.batched.onError = (error) => this.failed('sessions', error);
+        this.batched.onRecovered = () => this.recovered('sessions');
+        this.persistence = levelPersistence(this.batched);
+    }
 
     static async open(dir: string): Promise<DiskStore> {
         fs.mkdirSync(dir, { recursive: true });
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { ClassicLevel } = require('classic-level') as { ClassicLevel: new (dir: string) => LevelDb };
-        // The async store aedes 1.x needs (the package's main export wraps it in callbacks).
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: LevelDb) => {
-            destroy(): Promise<void>;
-        };
         const db = new ClassicLevel(dir);
         await db.open();
-        const store = new DiskStore(new AsyncLevelPersistence(db), db);
-        return store;
+        return new DiskStore(db);
     }
 
     /** The saved state; a document from before versions (the facts alone) is read as format 0. */
@@ -74,16 +80,33 @@ export class DiskStore {
             .then(async () => {
                 this.savePending = false;
                 await this.db.put(STATE_KEY, JSON.stringify(state()));
-                if (this.failing) {
-                    this.failing = false;
-                    this.onRecovered();
-                }
+                this.recovered('state');
             })
             .catch((error: Error) => {
                 this.savePending = false;
-                this.failing = true;
-                this.onError(error);
+                this.failed('state', error);
             });
+    }
+
+    /** Writes that a SIGKILL now would lose: aedes's writes not yet on disk. */
+    get pendingWrites(): number {
+        return this.batched.pendingWrites;
+    }
+
+    /** Resolves once aedes's writes so far are on disk. */
+    flush(): Promise<void> {
+        return this.batched.flush();
+    }
+
+    private failed(part: StorePart, error: Error): void {
+        this.failing.add(part);
+        this.onError(error);
+    }
+
+    /** Recovered once neither the state nor aedes's batches fail any more. */
+    private recovered(part: StorePart): void {
+        if (!this.failing.delete(part) || this.failing.size > 0) return;
+        this.onRecovered();
     }
 
     async close(): Promise<void> {
