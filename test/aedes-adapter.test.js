@@ -8,7 +8,10 @@ const fs = require('fs');
 const path = require('path');
 const mqtt = require('mqtt');
 const { EmbeddedBroker, DEFAULT_LIMITS } = require('../nodes/lib/broker');
-const { adapterProblems, connectedClients } = require('../nodes/lib/broker/aedesAdapter');
+const os = require('os');
+const { ClassicLevel } = require('classic-level');
+const { adapterProblems, connectedClients, levelPersistence, LEVEL_METHODS_USED } = require('../nodes/lib/broker/aedesAdapter');
+const { BatchedLevel } = require('../nodes/lib/broker/batchedPersistence');
 
 describe('aedes adapter', function () {
     it("finds every internal it relies on in this aedes version's broker and clients", async function () {
@@ -21,6 +24,67 @@ describe('aedes adapter', function () {
         } finally {
             await client.endAsync();
             await broker.close();
+        }
+    });
+
+    it("calls on the disk store's batched LevelDB only the methods it has, through every persistence call", async function () {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-adapter-'));
+        const db = new ClassicLevel(dir);
+        await db.open();
+        const used = new Set();
+        const batched = new BatchedLevel(db);
+        const watched = new Proxy(batched, {
+            get(target, name) {
+                if (typeof name === 'string' && typeof target[name] === 'function') used.add(name);
+                const value = target[name];
+                return typeof value === 'function' ? value.bind(target) : value;
+            },
+        });
+        const persistence = levelPersistence(watched);
+        const drain = async (stream) => {
+            const items = [];
+            for await (const item of stream) items.push(item);
+            return items;
+        };
+        try {
+            const client = { id: 'GID_IMS@@@probe' };
+            const packet = {
+                cmd: 'publish',
+                topic: 'IMS/a/Inbox/Chat/b',
+                payload: Buffer.from('x'),
+                qos: 1,
+                retain: false,
+                brokerId: 'b1',
+                brokerCounter: 1,
+            };
+            await persistence.setup({ id: 'b1' });
+            await persistence.storeRetained({ ...packet, retain: true });
+            await drain(persistence.createRetainedStream('IMS/#'));
+            await drain(persistence.createRetainedStreamCombi(['IMS/#']));
+            await persistence.addSubscriptions(client, [{ topic: 'IMS/a/#', qos: 1 }]);
+            await persistence.subscriptionsByClient(client);
+            await persistence.subscriptionsByTopic('IMS/a/x');
+            await persistence.countOffline();
+            await persistence.outgoingEnqueueCombi([{ clientId: client.id }], packet);
+            await persistence.outgoingUpdate(client, { ...packet, messageId: 7 });
+            await drain(persistence.outgoingStream(client));
+            await persistence.outgoingClearMessageId(client, { messageId: 7 });
+            await persistence.incomingStorePacket(client, { ...packet, messageId: 8 });
+            await persistence.incomingGetPacket(client, { messageId: 8 });
+            await persistence.incomingDelPacket(client, { messageId: 8 });
+            await persistence.cleanIncoming(client);
+            await persistence.putWill(client, { ...packet });
+            await persistence.getWill(client);
+            await drain(persistence.streamWill());
+            await drain(persistence.getClientList('IMS/a/#'));
+            await persistence.delWill(client);
+            await persistence.removeSubscriptions(client, ['IMS/a/#']);
+            await persistence.cleanSubscriptions(client);
+            await persistence.destroy();
+            assert.deepStrictEqual([...used].sort(), [...LEVEL_METHODS_USED].sort());
+        } finally {
+            await batched.close();
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 
