@@ -321,4 +321,4 @@ async function relayCase(brokers, red, { rounds, count, seconds, limitMs, quick,
     return { cells: cells.map((c) => c.key), window: WINDOW, rounds: perRound, summary, ratios };
 }
 
-module.exports = { relayCase, relayCells, CONTENDERS };
+module.exports = { relayCase, relayCells, CONTENDERS, DriverProcess };

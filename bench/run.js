@@ -14,6 +14,8 @@ const { startBrokers, startNodeRed, coreNodesUsePackageMqtt, round, seededRandom
 const { relayCase } = require('./relay');
 const { fanoutCase, fanoutGlobals } = require('./fanout');
 const { loginCase, loginGlobals } = require('./login');
+const { clusterCase } = require('./cluster');
+const { REDIS } = require('../test/helpers/redis');
 const meta = require('./results-meta');
 const { renderSection, summaryLine } = require('../scripts/bench-table');
 
@@ -64,6 +66,8 @@ async function main() {
         members,
         pacedCount: QUICK ? 40 : 100,
         repeats: 3, // greetings (unpaced, virtual group) and login
+        // The cluster: messages per relay phase, its time limit, friends of the fan-out.
+        cluster: QUICK ? { count: 1000, limitMs: 4000, members: 200 } : { count: 3000, limitMs: 10000, members: 1000 },
         coreMqtt: CORE_MQTT,
     };
     const results = {
@@ -107,6 +111,14 @@ async function main() {
     } finally {
         await red.stop();
         for (const b of brokers) await b.stop();
+    }
+    // The cluster after the other brokers stopped: its instances and Redis take the cores.
+    if (REDIS) {
+        log('cluster:');
+        results.cluster = await clusterCase({ rounds: settings.rounds, ...settings.cluster, random: seededRandom(SEED + 1), log });
+    } else {
+        results.cluster = { skipped: 'redis-server is not installed' };
+        log('cluster: not measured, redis-server is not installed');
     }
     results.machine.loadEnd = os.loadavg();
     results.seconds = round((Date.now() - started) / 1000, 1);

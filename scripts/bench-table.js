@@ -208,8 +208,53 @@ function renderSection(results, source) {
     for (const m of results.memory ?? [])
         other.push([BROKERS.embedded, `memory, ${m.accounts} accounts`, `${num(m.perAccountKB, 0)} KiB each`, `${m.connected} connected`]);
     out.push(table(['broker', 'case', 'result', 'detail'], other), '');
+    if (results.cluster) out.push(...clusterSection(results.cluster));
     out.push('Last line of the run:', '', '```', summaryLine(results), '```');
     return out.join('\n');
+}
+
+/** The cluster (issue 15): relay and fan-out through 1, 2 and 3 ims-broker instances on Redis, against one process. */
+function clusterSection(cluster) {
+    const out = [];
+    if (cluster.skipped) return ['### Cluster on Redis', '', `Not measured: ${cluster.skipped}.`, ''];
+    const rounds = cluster.rounds.length;
+    out.push(
+        `### Cluster on Redis: \`ims-broker\` instances (secured, in memory) on one redis-server, median (min–max) over ${rounds} rounds`,
+        '',
+        `Relay: the driver on the first instance, the transport bot (b) on the last, QoS 1. Fan-out: one QoS 1 ` +
+            `greeting per friend from the first instance to ${cluster.members} friends spread round-robin over the instances. ` +
+            'Ratios are taken within each round against the single process (the same command without Redis); ' +
+            'Redis commands are counted by `INFO commandstats` over the measured phase.',
+        '',
+    );
+    const rows = Object.entries(cluster.summary).map(([name, c]) => {
+        const ratio = (kind) => (name === 'single' ? '1' : fig(cluster.ratios[`${name}.${kind}/single`], 2, rounds));
+        return [
+            `${name === 'single' ? 'one process, no Redis' : `${c.instances} on Redis`}${c.failed ? ` (**failed** in ${c.failed} of ${rounds} rounds: ${c.error})` : ''}`,
+            fig(c.relay.rate, 0, rounds),
+            ratio('relay'),
+            c.redis ? fig(c.relay.redisPerMessage, 1, rounds) : '',
+            fig(c.fanout.ms, 0, rounds),
+            ratio('fanout'),
+            c.redis ? fig(c.fanout.redisPerMessage, 1, rounds) : '',
+        ];
+    });
+    out.push(
+        table(
+            [
+                'instances',
+                'relay msg/s',
+                'relay / one process',
+                'Redis commands per relayed message',
+                'fan-out ms',
+                'fan-out rate / one process',
+                'Redis commands per greeting',
+            ],
+            rows,
+        ),
+        '',
+    );
+    return out;
 }
 
 /** Replaces the section between the markers of `doc` with the one generated from `file`. */
