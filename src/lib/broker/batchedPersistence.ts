@@ -43,6 +43,9 @@ const BUFFER = { valueEncoding: 'buffer' } as const;
 /** The delay before a failed batch is tried again. */
 const RETRY_MS = 1000;
 
+/** How many keys written lately each of the two generations of the read cache holds. */
+const RECENT_KEYS = 5000;
+
 /** A key's latest write while it is not yet on disk: its value, or null for a delete. */
 interface Unwritten {
     value: Buffer | null;
@@ -72,6 +75,12 @@ export class BatchedLevel {
     private readonly queue: Segment[] = [];
     /** Ranges cleared in memory whose clear has not reached the disk: the disk's keys there are gone. */
     private readonly clearing: KeyRange[] = [];
+    /**
+     * The last writes already on disk, newest generation first: aedes reads a message back soon after
+     * writing it (its delivery, then its PUBACK), often after its batch was written.
+     */
+    private recent = new Map<string, Buffer | null>();
+    private older = new Map<string, Buffer | null>();
     private cutScheduled = false;
     private writing = false;
     private retryTimer: NodeJS.Timeout | undefined;
@@ -96,6 +105,9 @@ export class BatchedLevel {
     async get(key: string, _options?: object): Promise<Buffer | undefined> {
         const write = this.unwritten.get(key);
         if (write) return write.value ?? undefined;
+        // A key is in at most one generation; null there means deleted on disk.
+        if (this.recent.has(key)) return this.recent.get(key) ?? undefined;
+        if (this.older.has(key)) return this.older.get(key) ?? undefined;
         if (this.clearedOnDisk(key)) return undefined;
         return this.disk.get(key, BUFFER);
     }
@@ -129,6 +141,7 @@ export class BatchedLevel {
         const range = rangeOf(options);
         this.assertOpen();
         for (const [key, write] of this.unwritten) if (inRange(key, range) && write.value !== null) this.write(key, null);
+        for (const cache of [this.recent, this.older]) for (const key of cache.keys()) if (inRange(key, range)) cache.delete(key);
         this.cut();
         this.clearing.push(range);
         this.queue.push({ kind: 'clear', range });
@@ -252,7 +265,20 @@ export class BatchedLevel {
             this.clearing.splice(this.clearing.indexOf(segment.range), 1);
             return;
         }
-        for (const [key, write] of segment.writes) if (this.unwritten.get(key) === write) this.unwritten.delete(key);
+        for (const [key, write] of segment.writes) {
+            if (this.unwritten.get(key) !== write) continue;
+            this.unwritten.delete(key);
+            this.remember(key, write.value);
+        }
+    }
+
+    /** Keeps a key's value as it is now on disk; the older generation is dropped whole when the newer fills. */
+    private remember(key: string, value: Buffer | null): void {
+        this.older.delete(key);
+        this.recent.set(key, value);
+        if (this.recent.size < RECENT_KEYS) return;
+        this.older = this.recent;
+        this.recent = new Map();
     }
 
     private clearedOnDisk(key: string): boolean {
