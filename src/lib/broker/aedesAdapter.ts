@@ -88,6 +88,21 @@ export function levelPersistence(db: object): AedesPersistence {
     return new AsyncLevelPersistence(db);
 }
 
+/**
+ * aedes looks every PUBACK up in its store, a clean session's too, although it stores QoS 1 messages
+ * only for persistent sessions (outgoingUpdate skips clean ones). On LevelDB that is a disk read per
+ * message that finds nothing, and the client's next packets wait for it. A clean session's PUBACK is
+ * answered "not stored" at once, as the read would. (A stale entry of an earlier persistent session
+ * under the same Client ID is then left for that session, instead of being deleted by a PUBACK for
+ * another message that happens to reuse its packet ID.)
+ */
+export function answerCleanSessionAcks(persistence: AedesPersistence): void {
+    const methods = persistence as unknown as Record<string, unknown>;
+    const clear = methods.outgoingClearMessageId as (client: { clean?: boolean }, packet: object) => Promise<unknown>;
+    methods.outgoingClearMessageId = (client: { clean?: boolean }, packet: object): Promise<unknown> =>
+        client.clean === true ? Promise.resolve(undefined) : clear.call(persistence, client, packet);
+}
+
 export function internalsOf(client: Client): ClientInternals {
     return client as unknown as ClientInternals;
 }
@@ -206,6 +221,8 @@ export function adapterProblems(aedes: Aedes, client: Client): string[] {
     for (const fn of ['deliver0', 'deliverQoS', 'waitForDrain', 'publish', 'unsubscribe', 'close'])
         expect(typeof c[fn] === 'function', `client.${fn}`);
     expect(typeof c.subscriptions === 'object' && c.subscriptions !== null, 'client.subscriptions');
+    expect(typeof c.clean === 'boolean', 'client.clean');
+    expect(typeof persistence?.outgoingClearMessageId === 'function', 'aedes.persistence.outgoingClearMessageId');
     expect(typeof c.duplicates === 'object' && c.duplicates !== null, 'client.duplicates');
     expect('_will' in c && 'will' in c, 'client._will, client.will');
     expect(typeof (c._parser as Record<string, unknown> | undefined)?.prependListener === 'function', 'client._parser.prependListener');

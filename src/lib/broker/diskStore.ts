@@ -4,7 +4,7 @@
 // swallowed: a block or a queued message that did not reach the disk must be seen.
 
 import * as fs from 'fs';
-import { levelPersistence } from './aedesAdapter';
+import { answerCleanSessionAcks, levelPersistence } from './aedesAdapter';
 import { BatchedLevel, type LevelDisk } from './batchedPersistence';
 import type { BindingsState } from './bindings';
 import type { FactsState } from './facts';
@@ -49,6 +49,7 @@ export class DiskStore {
         this.batched.onError = (error) => this.failed('sessions', error);
         this.batched.onRecovered = () => this.recovered('sessions');
         this.persistence = levelPersistence(this.batched);
+        answerCleanSessionAcks(this.persistence);
     }
 
     static async open(dir: string): Promise<DiskStore> {
