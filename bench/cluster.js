@@ -54,6 +54,18 @@ function commandsSince(before, after) {
     return { total, byCommand: delta };
 }
 
+/** Runs a measured phase; on Redis, adds the commands Redis ran meanwhile, per message and by command. */
+async function withRedisCost(redis, phase) {
+    const before = redis ? await commandCounts(redis) : undefined;
+    const { sample, messages } = await phase();
+    if (redis) {
+        const used = commandsSince(before, await commandCounts(redis));
+        sample.redisPerMessage = used.total / Math.max(1, messages);
+        sample.redisCommands = used.byCommand;
+    }
+    return sample;
+}
+
 /** Starts `size` instances on Redis, or with size 0 the single process without Redis. */
 async function startInstances(size, redisUrl, accountsFile) {
     const args = ['--port', '0', '--accounts', accountsFile, '--connections-per-address', '0'];
@@ -77,15 +89,10 @@ async function relay(instances, accounts, driver, redis, { count, limitMs }) {
         await driver.call('connect', { url: instances[0].url, qos: 1, options: { username: 'Driver', password: driverAccount.password } });
         await driver.call('ready');
         await driver.call('throughput', { count: Math.max(500, Math.round(count / 4)), window: WINDOW, limitMs: limitMs / 3 });
-        const before = redis ? await commandCounts(redis) : undefined;
-        const tp = await driver.call('throughput', { count, window: WINDOW, limitMs });
-        const sample = { rate: tp.rate, timedOut: tp.timedOut };
-        if (redis) {
-            const used = commandsSince(before, await commandCounts(redis));
-            sample.redisPerMessage = used.total / Math.max(1, tp.received);
-            sample.redisCommands = used.byCommand;
-        }
-        return sample;
+        return await withRedisCost(redis, async () => {
+            const tp = await driver.call('throughput', { count, window: WINDOW, limitMs });
+            return { sample: { rate: tp.rate, timedOut: tp.timedOut }, messages: tp.received };
+        });
     } finally {
         await driver.call('disconnect');
         await stopBot();
@@ -123,15 +130,13 @@ async function fanout(instances, accounts, redis, { members, limitMs }) {
             return { seconds: (performance.now() - began) / 1000, arrived, all };
         };
         await greet(); // warm-up, discarded
-        const before = redis ? await commandCounts(redis) : undefined;
-        const g = await greet();
-        const sample = { rate: g.arrived / g.seconds, ms: g.seconds * 1000, arrived: g.arrived, timedOut: !g.all };
-        if (redis) {
-            const used = commandsSince(before, await commandCounts(redis));
-            sample.redisPerMessage = used.total / Math.max(1, g.arrived);
-            sample.redisCommands = used.byCommand;
-        }
-        return sample;
+        return await withRedisCost(redis, async () => {
+            const g = await greet();
+            return {
+                sample: { rate: g.arrived / g.seconds, ms: g.seconds * 1000, arrived: g.arrived, timedOut: !g.all },
+                messages: g.arrived,
+            };
+        });
     } finally {
         await Promise.all(friends.map((f) => f.endAsync(true).catch(() => undefined)));
     }

@@ -89,6 +89,41 @@ describe('bench table script (scripts/bench-table.js)', function () {
         assert.throws(() => execFileSync(process.execPath, [SCRIPT, file, '--doc', bare], { stdio: 'pipe' }), /no generated section/);
     });
 
+    it('shows the cluster: a row per instance count with its ratios and Redis cost, or why it was not measured', function () {
+        const results = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
+        const one = (median) => ({ min: median, median, max: median, n: 1 });
+        const cell = (instances, redis, relay, ms) => ({
+            instances,
+            redis,
+            relay: { rate: one(relay), ...(redis ? { redisPerMessage: one(2) } : {}) },
+            fanout: { rate: one(200000 / ms), ms: one(ms), ...(redis ? { redisPerMessage: one(1) } : {}) },
+        });
+        results.cluster = {
+            members: 200,
+            rounds: [{}],
+            summary: {
+                single: cell(1, false, 2000, 50),
+                'cluster-1': cell(1, true, 1500, 50),
+                'cluster-2': cell(2, true, 1000, 100),
+                'cluster-3': { ...cell(3, true, 800, 200), failed: 1, error: 'ims-broker did not start' },
+            },
+            ratios: {
+                'cluster-1.relay/single': one(0.75),
+                'cluster-1.fanout/single': one(1),
+                'cluster-2.relay/single': one(0.5),
+                'cluster-2.fanout/single': one(0.5),
+            },
+        };
+        const text = renderSection(results, 'x.json');
+        assert.ok(text.includes('### Cluster on Redis'));
+        assert.ok(text.includes('| one process, no Redis | 2 000 | 1 |  | 50 | 1 |  |'), text);
+        assert.ok(text.includes('| 1 on Redis | 1 500 | 0.75 | 2.0 | 50 | 1.00 | 1.0 |'));
+        assert.ok(text.includes('| 2 on Redis | 1 000 | 0.50 | 2.0 | 100 | 0.50 | 1.0 |'));
+        assert.ok(text.includes('| 3 on Redis (**failed** in 1 of 1 rounds: ims-broker did not start) | 800 |'));
+        results.cluster = { skipped: 'redis-server is not installed' };
+        assert.ok(renderSection(results, 'x.json').includes('Not measured: redis-server is not installed.'));
+    });
+
     it('docs/PERFORMANCE.md holds the table its named results file generates', function () {
         const text = fs.readFileSync(path.join(ROOT, 'docs', 'PERFORMANCE.md'), 'utf8');
         const begin = text.indexOf(BEGIN);
