@@ -147,7 +147,9 @@ describe('batched LevelDB of the disk store', function () {
             { user: 'Bob', password: 'b' },
         ];
         const COUNT = 2000;
-        let broker = await EmbeddedBroker.start({ port: 0, storeDir: dir, security: { accounts } });
+        // One sender's burst past the per-sender quota of an offline session (1 000 by default).
+        const options = { port: 0, storeDir: dir, security: { accounts }, limits: { queuedPerSender: 0 } };
+        let broker = await EmbeddedBroker.start(options);
         const as = (user, options) =>
             mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
                 clientId: `GID_IMS@@@${user}_dev`,
@@ -165,7 +167,7 @@ describe('batched LevelDB of the disk store', function () {
         // Closed in the turn the last acknowledgement arrived: its writes are still in memory.
         alice.end(true);
         await broker.close();
-        broker = await EmbeddedBroker.start({ port: 0, storeDir: dir, security: { accounts } });
+        broker = await EmbeddedBroker.start(options);
         const received = [];
         bob = await mqtt.connect(`mqtt://127.0.0.1:${broker.port}`, {
             clientId: 'GID_IMS@@@Bob_dev',
