@@ -124,9 +124,11 @@ if (!CHROMIUM) {
             await page.getByLabel('User ID').fill('Alice');
             await page.getByLabel('Password').fill('not-her-password');
             await page.getByRole('button', { name: 'Sign in' }).click();
+            // The broker's CONNACK says what is wrong (it used to be lost with the WebSocket's close, and
+            // the client could only name every suspect).
             await page
                 .getByRole('alert')
-                .filter({ hasText: /^Sign-in failed: No connection to ws:.*: check the URL, the user ID and the password$/ })
+                .filter({ hasText: /^Sign-in failed: the user ID or the password is wrong$/ })
                 .waitFor({ timeout: 15000 });
             await page.getByLabel('User ID').fill('Alice Smith');
             await page.getByRole('button', { name: 'Sign in' }).click();

@@ -140,8 +140,9 @@ export class ChatClient extends EventEmitter {
         try {
             await this.session.connection.whenConnected(10000);
         } catch (error) {
+            const refusal = loginRefusal(this.session.connection.lastError);
             await this.session.logout().catch(() => undefined);
-            throw error;
+            throw refusal ?? error;
         }
     }
 
@@ -510,4 +511,22 @@ export class ChatClient extends EventEmitter {
 
 function isVisible(): boolean {
     return typeof document === 'undefined' || document.visibilityState === 'visible';
+}
+
+/**
+ * The broker's CONNACK refusal as a coded error the sign-in screen can explain: 4 (3.1.1) and 0x86 (5)
+ * mean a wrong user name or password; 5 and 0x87 "not authorized" (the secured broker's back-off after
+ * failed logins, or the connection limit); 2 and 0x85 a Client ID the broker will not take.
+ */
+export function loginRefusal(error: (Error & { code?: unknown }) | undefined): ImsError | undefined {
+    const code = error?.code;
+    const kind =
+        code === 4 || code === 0x86
+            ? 'IMS_BAD_LOGIN'
+            : code === 5 || code === 0x87
+              ? 'IMS_NOT_AUTHORIZED'
+              : code === 2 || code === 0x85
+                ? 'IMS_BAD_CLIENT_ID'
+                : '';
+    return error && kind ? new ImsError(error.message, kind) : undefined;
 }

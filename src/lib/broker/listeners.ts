@@ -5,8 +5,9 @@
 import { createServer as createHttpServer, IncomingMessage, Server as HttpServer } from 'http';
 import { AddressInfo, createServer as createTcpServer, Server as TcpServer, Socket } from 'net';
 import type { Duplex } from 'stream';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { tuneSocket } from '../socketTuning';
+import { webSocketStream } from './webSocketStream';
 
 const LISTEN_RETRIES = 10;
 const LISTEN_RETRY_MS = 200;
@@ -58,7 +59,7 @@ export class Listeners {
             this.track(http); // the WebSocket server takes it from here
             const maxPayload = Number.isFinite(this.options.maxPacketBytes) ? this.options.maxPacketBytes + 16 : undefined;
             this.wss = new WebSocketServer({ server: http, path: this.options.wsPath || '/mqtt', maxPayload });
-            this.wss.on('connection', (ws, req) => this.handle(createWebSocketStream(ws), req));
+            this.wss.on('connection', (ws, req) => this.handle(webSocketStream(ws), req));
             await listenWithRetry(http, this.options.wsPort, host);
         }
     }

@@ -31,12 +31,19 @@ export function signInScreen(app: App): HTMLElement {
                 signIn(app, url.value.trim(), user.value.trim(), password.value, device.value.trim()).catch((error: Error) => {
                     submit.disabled = false;
                     status.textContent = '';
-                    // A broker that refuses the login over WebSocket may just close the socket, so a refused
-                    // password and an unreachable broker can look the same: name every suspect.
+                    // The broker's refusal says what was wrong; a broker that just closes the socket (some
+                    // do over WebSocket) looks like an unreachable one: then name every suspect.
+                    const code = (error as { code?: unknown }).code;
                     const why =
-                        (error as { code?: unknown }).code === 'IMS_NOT_CONNECTED'
+                        code === 'IMS_NOT_CONNECTED'
                             ? t('signIn.noConnection', { url: url.value })
-                            : error.message;
+                            : code === 'IMS_BAD_LOGIN'
+                              ? t('signIn.badLogin')
+                              : code === 'IMS_NOT_AUTHORIZED'
+                                ? t('signIn.notAuthorized')
+                                : code === 'IMS_BAD_CLIENT_ID'
+                                  ? t('signIn.badDevice')
+                                  : error.message;
                     app.error = t('signIn.failed', { error: why });
                     app.renderNow();
                 });
