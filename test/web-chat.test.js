@@ -206,7 +206,16 @@ if (!CHROMIUM) {
             await tab(person, 'Groups');
             await person.page.getByRole('button', { name: 'Join GroupFriends' }).click({ timeout: 10000 });
         }
-        await card.getByText(/Members: .*Bob/).waitFor({ timeout: 10000 });
+        // The members come from the broker's list ($IMS/groups/GroupFriends): Carol joined last and saw
+        // neither Alice create the group nor Bob join, yet lists both.
+        const members = (person) =>
+            person.page.getByRole('region', { name: 'GroupFriends' }).getByRole('list', { name: 'Members of GroupFriends' });
+        for (const person of [alice, carol]) {
+            for (const user of ['Alice', 'Bob', 'Carol'])
+                await members(person).getByRole('listitem', { name: user }).waitFor({ timeout: 10000 });
+        }
+        assert.deepStrictEqual(await members(carol).getByRole('listitem').allInnerTexts(), ['Alice', 'Bob', 'Carol']);
+        await shot(carol, 'groups');
         await open(carol, 'GroupFriends');
         await say(carol, 'Hello group');
         await open(alice, 'GroupFriends');

@@ -30,6 +30,7 @@ import { BrokerLimits, orUnlimited, resolveLimits } from './broker/limits';
 import { Listeners } from './broker/listeners';
 import { LoginThrottle } from './broker/loginThrottle';
 import { BrokerPolicy, CAPABILITIES_TOPIC } from './broker/policy';
+import { GroupRosters } from './broker/rosters';
 import { RedisCluster } from './broker/cluster';
 import { SharedSubscriptions } from './broker/sharedSubscriptions';
 import { guardPersistence } from './broker/persistenceGuards';
@@ -221,6 +222,7 @@ export class EmbeddedBroker extends EventEmitter {
             broker.installHooks();
             await broker.serverDelivery?.listen(broker.secured?.mqSemantics === true);
             await broker.announceCapabilities();
+            await broker.keepGroupRosters();
             await broker.sockets.listen();
         } catch (error) {
             await broker.close();
@@ -418,11 +420,26 @@ export class EmbeddedBroker extends EventEmitter {
 
     /** Retains what this broker offers on CAPABILITIES_TOPIC (rewritten at every start: a stored one may be stale). */
     private announceCapabilities(): Promise<void> {
-        const payload = Buffer.from(JSON.stringify(this.capabilities));
+        return this.publishRetained(CAPABILITIES_TOPIC, Buffer.from(JSON.stringify(this.capabilities)));
+    }
+
+    /** A secured broker keeps each group's member list retained for its members (broker/rosters.ts). */
+    private async keepGroupRosters(): Promise<void> {
+        if (!this.secured) return;
+        const rosters = new GroupRosters(
+            this.secured.policy.facts,
+            (topic, payload) => this.publishRetained(topic, payload),
+            (error) => this.emit('storeError', error),
+        );
+        rosters.attach();
+        await rosters.publishAll();
+    }
+
+    /** Publishes a retained QoS 0 message as the broker itself. */
+    private publishRetained(topic: string, payload: Buffer): Promise<void> {
         return new Promise((resolve, reject) => {
-            this.aedes.publish(
-                { cmd: 'publish', topic: CAPABILITIES_TOPIC, payload, qos: 0, retain: true, dup: false } as never,
-                (error?: Error) => (error ? reject(error) : resolve()),
+            this.aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false } as never, (error?: Error) =>
+                error ? reject(error) : resolve(),
             );
         });
     }

@@ -9,6 +9,7 @@ import { createEnvelope, encodeEnvelope, ImsMessage } from '../lib/envelope';
 import { ChatEvents, Conversation, conversationKey, TYPING_TTL_MS } from '../lib/chatEvents';
 import { ImsError } from '../lib/ids';
 import { ImsSession } from '../lib/session';
+import { GroupMembers } from './groupMembers';
 import { Stored } from './storage';
 
 export type Tick = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
@@ -93,6 +94,8 @@ export class ChatClient extends EventEmitter {
     private lastTypingSent = new Map<string, number>();
     private readonly saved: Saved;
     private readonly store: Stored<Saved>;
+    /** The secured broker's member lists, where it keeps them. */
+    private readonly groupMembers: GroupMembers;
     /** The conversation on screen, whose messages are read as they arrive. */
     private visible: string | undefined;
 
@@ -118,6 +121,7 @@ export class ChatClient extends EventEmitter {
             broker: { url: signIn.url, username: signIn.userId, password: signIn.password, reconnectPeriod: 2000, connectTimeout: 8000 },
         });
         this.events = new ChatEvents(this.session);
+        this.groupMembers = new GroupMembers(this.session, () => this.changed());
         for (const conversation of Object.values(this.saved.conversations)) {
             for (const item of conversation.items) {
                 if (!item.notice) this.events.ledger.record(item.id, item.from, conversation, item.ts);
@@ -139,6 +143,7 @@ export class ChatClient extends EventEmitter {
         await this.session.login();
         try {
             await this.session.connection.whenConnected(10000);
+            void this.groupMembers.watch();
         } catch (error) {
             const refusal = loginRefusal(this.session.connection.lastError);
             await this.session.logout().catch(() => undefined);
@@ -181,8 +186,9 @@ export class ChatClient extends EventEmitter {
         return this.saved.invitations;
     }
 
+    /** The broker's list where it keeps one (secured ims-broker), else those seen join or speak. */
     members(group: string): string[] {
-        return [...(this.saved.members[group] ?? [])].sort();
+        return this.groupMembers.of(group) ?? [...(this.saved.members[group] ?? [])].sort();
     }
 
     typers(ref: Conversation): string[] {
@@ -295,6 +301,7 @@ export class ChatClient extends EventEmitter {
         this.addMember(group, this.userId);
         this.conversation({ kind: 'group', id: group });
         this.changed();
+        await this.groupMembers.watch([group]);
     }
 
     async invite(group: string, user: string): Promise<void> {
@@ -306,11 +313,13 @@ export class ChatClient extends EventEmitter {
         this.saved.invitations = this.saved.invitations.filter((i) => i.group !== group);
         this.addMember(group, this.userId);
         this.changed();
+        await this.groupMembers.watch([group]);
     }
 
     async leave(group: string): Promise<void> {
         await this.session.groups.leave(group);
         delete this.saved.members[group];
+        await this.groupMembers.forget(group);
         this.changed();
     }
 

@@ -89,6 +89,16 @@ export class PolicyFacts {
         return this.groups.get(group)?.members.has(user) ?? false;
     }
 
+    /** A group's members, sorted (none for a group nobody created). */
+    membersOf(group: string): string[] {
+        return [...(this.groups.get(group)?.members ?? [])].sort();
+    }
+
+    /** Every group the broker knows. */
+    groupNames(): string[] {
+        return [...this.groups.keys()];
+    }
+
     /** Subscribing a group: the first subscriber creates it, the invited become members. True when `user` is a member. */
     enterGroup(group: string, user: string): boolean {
         const state = this.groups.get(group);

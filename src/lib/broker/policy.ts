@@ -11,6 +11,7 @@ import { decodeMessage, ImsMessage } from '../envelope';
 import { LEVELS, ParsedTopic, TopicCodec } from '../topics';
 import { PolicyFacts } from './facts';
 import { CAPABILITIES_TOPIC } from '../capabilities';
+import { groupOfRosterTopic, ROSTER_PREFIX, rosterTopic } from '../groupRoster';
 
 /** Who a connection is: the account that logged it in and its device. */
 export interface BrokerIdentity {
@@ -108,6 +109,7 @@ export class BrokerPolicy {
         const levels = filter.split('/');
         const first = levels[0];
         if (filter === CAPABILITIES_TOPIC) return ALLOW;
+        if (filter.startsWith(ROSTER_PREFIX)) return this.subscribeRoster(id, filter);
         if (filter.startsWith(SHARE_PREFIX)) {
             // One of the user's own group of devices takes each message: the filter inside must be readable as such.
             const shared = parseShared(filter);
@@ -151,6 +153,8 @@ export class BrokerPolicy {
         const first = firstLevel(topic);
         if (first !== this.codec.parentTopic) {
             if (topic === CAPABILITIES_TOPIC) return true;
+            const rosterOf = groupOfRosterTopic(topic);
+            if (rosterOf !== undefined) return this.facts.isMember(rosterOf, id.user);
             if (first.startsWith('$')) return id.system && first === '$SYS';
             return !this.options.mqSemantics;
         }
@@ -211,7 +215,7 @@ export class BrokerPolicy {
             case 'group': {
                 if (this.read(payload, parsed)?.type !== 'group.leave' || !this.facts.leave(parsed.group as string, id.user)) return {};
                 const group = parsed.group as string;
-                return { unsubscribe: { user: id.user, topics: [this.codec.groupFilter(group), `${P}/${group}/+`] } };
+                return { unsubscribe: { user: id.user, topics: [this.codec.groupFilter(group), `${P}/${group}/+`, rosterTopic(group)] } };
             }
             default:
                 return {};
@@ -241,6 +245,14 @@ export class BrokerPolicy {
             return refuse(`${id.user} is already in ${limit} groups (the limit): leave one to create ${group}`);
         }
         return this.facts.enterGroup(group, id.user) ? ALLOW : refuse(`${id.user} is not a member of ${group} and was not invited`);
+    }
+
+    /** A group's member list: its members only, one group at a time (no wildcard lists every group). */
+    private subscribeRoster(id: BrokerIdentity, filter: string): Decision {
+        const group = groupOfRosterTopic(filter);
+        if (group === undefined || !this.codec.isId('group', group))
+            return refuse(`subscribe ${ROSTER_PREFIX}<group> for one group you are in`);
+        return this.facts.isMember(group, id.user) ? ALLOW : refuse(`${id.user} is not a member of ${group}`);
     }
 
     /** The payload as the clients read it (envelope or bare JSON), or undefined when it is not a valid message. */

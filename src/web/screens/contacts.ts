@@ -2,79 +2,52 @@
 // remove, block, unblock).
 
 import type { App } from '../app';
-import { clearField, field, h } from '../dom';
+import { h } from '../dom';
 import { t } from '../i18n';
+import { entryForm, namedList, screen } from './parts';
 
 export function contactsScreen(app: App): HTMLElement {
     const client = app.client;
     if (!client) return h('div');
     const state = client.session.state;
-    const user = h('input', { id: 'add-friend-user', autocomplete: 'off' });
     const requests = state.list('requestsIn');
-    const friends = state.list('friends');
-    return h(
-        'main',
-        { class: 'screen' },
-        h(
-            'form',
-            {
-                class: 'inline card',
-                onsubmit: (event: Event) => {
-                    event.preventDefault();
-                    const id = user.value.trim();
-                    if (id) app.act(() => client.addFriend(id).then(() => clearField('add-friend-user')));
-                },
-            },
-            field(t('contacts.userId'), user),
-            h('button', { type: 'submit', class: 'primary' }, t('contacts.add')),
-        ),
+    return screen(
+        entryForm(app, {
+            id: 'add-friend-user',
+            label: t('contacts.userId'),
+            button: t('contacts.add'),
+            primary: true,
+            submit: (id) => client.addFriend(id),
+        }),
         requests.length > 0 ? h('h2', {}, t('contacts.requests')) : null,
-        requests.length > 0
-            ? h(
-                  'ul',
-                  { class: 'people', 'aria-label': t('contacts.requests') },
-                  ...requests.map((id) =>
-                      h(
-                          'li',
-                          { 'aria-label': id },
-                          h('span', { class: 'name' }, id),
-                          h(
-                              'button',
-                              {
-                                  class: 'primary',
-                                  'aria-label': `${t('contacts.accept')} ${id}`,
-                                  onclick: () => app.act(() => client.answerFriend(id, true)),
-                              },
-                              t('contacts.accept'),
-                          ),
-                          h(
-                              'button',
-                              {
-                                  'aria-label': `${t('contacts.reject')} ${id}`,
-                                  onclick: () => app.act(() => client.answerFriend(id, false)),
-                              },
-                              t('contacts.reject'),
-                          ),
-                      ),
-                  ),
-              )
-            : null,
+        namedList(t('contacts.requests'), requests, (id) => [
+            h('span', { class: 'name' }, id),
+            h(
+                'button',
+                {
+                    class: 'primary',
+                    'aria-label': `${t('contacts.accept')} ${id}`,
+                    onclick: () => app.act(() => client.answerFriend(id, true)),
+                },
+                t('contacts.accept'),
+            ),
+            h(
+                'button',
+                { 'aria-label': `${t('contacts.reject')} ${id}`, onclick: () => app.act(() => client.answerFriend(id, false)) },
+                t('contacts.reject'),
+            ),
+        ]),
         ...state.list('requestsOut').map((id) => h('p', { class: 'hint' }, `${id}: ${t('contacts.requested')}`)),
         h('h2', {}, t('contacts.friends')),
-        friends.length === 0
-            ? h('p', { class: 'hint' }, t('contacts.none'))
-            : h(
-                  'ul',
-                  { class: 'people', 'aria-label': t('contacts.friends') },
-                  ...friends.map((id) =>
-                      h(
-                          'li',
-                          { 'aria-label': id },
-                          h('span', { class: client.online.get(id) ? 'dot online' : 'dot', 'aria-hidden': 'true' }),
-                          h('button', { class: 'link name', onclick: () => app.go({ name: 'contact', user: id }) }, id),
-                      ),
-                  ),
-              ),
+        namedList(
+            t('contacts.friends'),
+            state.list('friends'),
+            (id) => [
+                h('span', { class: client.online.get(id) ? 'dot online' : 'dot', 'aria-hidden': 'true' }),
+                h('button', { class: 'link name', onclick: () => app.go({ name: 'contact', user: id }) }, id),
+            ],
+            t('contacts.none'),
+        ),
     );
 }
 
@@ -85,9 +58,7 @@ export function contactScreen(app: App): HTMLElement {
     const state = client.session.state;
     const blocked = state.has('blocked', id);
     const following = state.has('following', id);
-    return h(
-        'main',
-        { class: 'screen' },
+    return screen(
         h('button', { class: 'back', onclick: () => app.go({ name: 'contacts' }) }, '‹ ', t('nav.back')),
         h('h2', {}, id),
         h('p', { class: 'hint' }, client.online.get(id) ? t('list.online') : t('list.offline')),

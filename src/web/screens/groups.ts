@@ -1,53 +1,39 @@
-// Groups: create one, join an invitation, and per group its members, invite and leave.
+// Groups: create one, join an invitation, and per group its members (the broker's list where it keeps
+// one), invite and leave.
 
 import type { App } from '../app';
-import { clearField, field, h } from '../dom';
+import { h } from '../dom';
 import { t } from '../i18n';
+import { entryForm, namedList, screen } from './parts';
 
 export function groupsScreen(app: App): HTMLElement {
     const client = app.client;
     if (!client) return h('div');
-    const name = h('input', { id: 'group-name', autocomplete: 'off', placeholder: `${client.session.codec.rules.groupPrefix}…` });
     const groups = client.session.state.list('groups');
-    return h(
-        'main',
-        { class: 'screen' },
-        h(
-            'form',
-            {
-                class: 'inline card',
-                onsubmit: (event: Event) => {
-                    event.preventDefault();
-                    const id = name.value.trim();
-                    if (id) app.act(() => client.createGroup(id).then(() => clearField('group-name')));
-                },
-            },
-            field(t('groups.name'), name),
-            h('button', { type: 'submit', class: 'primary' }, t('groups.create')),
+    const invitations = client.invitations;
+    const invitedBy = new Map(invitations.map((i) => [i.group, i.from]));
+    return screen(
+        entryForm(app, {
+            id: 'group-name',
+            label: t('groups.name'),
+            button: t('groups.create'),
+            primary: true,
+            placeholder: `${client.session.codec.rules.groupPrefix}…`,
+            submit: (id) => client.createGroup(id),
+        }),
+        invitations.length > 0 ? h('h2', {}, t('groups.invitations')) : null,
+        namedList(
+            t('groups.invitations'),
+            invitations.map((i) => i.group),
+            (group) => [
+                h('span', { class: 'name' }, t('groups.invitedBy', { group, user: invitedBy.get(group) ?? '' })),
+                h(
+                    'button',
+                    { class: 'primary', 'aria-label': `${t('groups.join')} ${group}`, onclick: () => app.act(() => client.join(group)) },
+                    t('groups.join'),
+                ),
+            ],
         ),
-        client.invitations.length > 0 ? h('h2', {}, t('groups.invitations')) : null,
-        client.invitations.length > 0
-            ? h(
-                  'ul',
-                  { class: 'people', 'aria-label': t('groups.invitations') },
-                  ...client.invitations.map((i) =>
-                      h(
-                          'li',
-                          { 'aria-label': i.group },
-                          h('span', { class: 'name' }, t('groups.invitedBy', { group: i.group, user: i.from })),
-                          h(
-                              'button',
-                              {
-                                  class: 'primary',
-                                  'aria-label': `${t('groups.join')} ${i.group}`,
-                                  onclick: () => app.act(() => client.join(i.group)),
-                              },
-                              t('groups.join'),
-                          ),
-                      ),
-                  ),
-              )
-            : null,
         h('h2', {}, t('groups.mine')),
         groups.length === 0 ? h('p', { class: 'hint' }, t('groups.none')) : h('div', {}, ...groups.map((g) => groupCard(app, g))),
     );
@@ -56,7 +42,6 @@ export function groupsScreen(app: App): HTMLElement {
 function groupCard(app: App, group: string): HTMLElement {
     const client = app.client;
     if (!client) return h('div');
-    const user = h('input', { id: `invite-${group}`, autocomplete: 'off' });
     return h(
         'section',
         { class: 'card group', 'aria-label': group },
@@ -69,20 +54,15 @@ function groupCard(app: App, group: string): HTMLElement {
                 group,
             ),
         ),
-        h('p', { class: 'hint' }, `${t('chat.members')}: ${client.members(group).join(', ')}`),
-        h(
-            'form',
-            {
-                class: 'inline',
-                onsubmit: (event: Event) => {
-                    event.preventDefault();
-                    const id = user.value.trim();
-                    if (id) app.act(() => client.invite(group, id).then(() => clearField(`invite-${group}`)));
-                },
-            },
-            field(t('groups.inviteUser'), user),
-            h('button', { type: 'submit' }, t('chat.invite')),
-        ),
+        h('p', { class: 'hint' }, `${t('chat.members')}:`),
+        namedList(t('groups.membersOf', { group }), client.members(group), (user) => [h('span', { class: 'name' }, user)]),
+        entryForm(app, {
+            id: `invite-${group}`,
+            label: t('groups.inviteUser'),
+            button: t('chat.invite'),
+            card: false,
+            submit: (user) => client.invite(group, user),
+        }),
         h('button', { class: 'danger', onclick: () => app.act(() => client.leave(group)) }, t('chat.leave')),
     );
 }

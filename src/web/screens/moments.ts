@@ -1,44 +1,28 @@
 // Moments: post, follow and unfollow, and the feed of followed users' posts (and one's own).
 
 import type { App } from '../app';
-import { clearField, field, h } from '../dom';
+import { h } from '../dom';
 import { t } from '../i18n';
+import { entryForm, screen } from './parts';
 
 export function momentsScreen(app: App): HTMLElement {
     const client = app.client;
     if (!client) return h('div');
-    const text = h('input', { id: 'moment-text', autocomplete: 'off' });
-    const user = h('input', { id: 'follow-user', autocomplete: 'off' });
     const following = client.session.state.list('following');
-    return h(
-        'main',
-        { class: 'screen' },
-        h(
-            'form',
-            {
-                class: 'inline card',
-                onsubmit: (event: Event) => {
-                    event.preventDefault();
-                    const value = text.value.trim();
-                    if (value) app.act(() => client.post(value).then(() => clearField('moment-text')));
-                },
-            },
-            field(t('moments.text'), text),
-            h('button', { type: 'submit', class: 'primary' }, t('moments.post')),
-        ),
-        h(
-            'form',
-            {
-                class: 'inline card',
-                onsubmit: (event: Event) => {
-                    event.preventDefault();
-                    const id = user.value.trim();
-                    if (id) app.act(() => client.follow(id).then(() => clearField('follow-user')));
-                },
-            },
-            field(t('moments.follow'), user),
-            h('button', { type: 'submit' }, t('moments.followButton')),
-        ),
+    return screen(
+        entryForm(app, {
+            id: 'moment-text',
+            label: t('moments.text'),
+            button: t('moments.post'),
+            primary: true,
+            submit: (text) => client.post(text),
+        }),
+        entryForm(app, {
+            id: 'follow-user',
+            label: t('moments.follow'),
+            button: t('moments.followButton'),
+            submit: (id) => client.follow(id),
+        }),
         following.length > 0
             ? h(
                   'p',
