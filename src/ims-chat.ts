@@ -7,6 +7,7 @@ import { ImsError } from './lib/ids';
 import type { ChatEvents, Conversation } from './lib/chatEvents';
 import { Awaitable, handleActions, peer, requireContent, settle } from './red/actions';
 import { chatEventsOf, emitChatEvent, ledgerOf, withChatEvents } from './red/chatEvents';
+import { outgoingContent, withAttachment } from './red/attachments';
 import { bindToAccount } from './red/imsNode';
 import { configOr, ImsNodeMessage, toNodeRedMessage } from './red/messages';
 import { shared } from './red/i18n';
@@ -33,7 +34,7 @@ export = function register(RED: NodeAPI): void {
             types: withChatEvents(['chat', 'greeting'], def.chatEvents),
             onMessage: (message) => {
                 if (message.type === 'receipt' && message.data?.group !== undefined) return; // ims-group's
-                if (!emitChatEvent(node, events, message)) node.send(toNodeRedMessage(message));
+                if (!emitChatEvent(node, events, message)) node.send(withAttachment(toNodeRedMessage(message), message));
             },
         });
         const session = binding?.account.session;
@@ -62,7 +63,7 @@ export = function register(RED: NodeAPI): void {
                 // Synchronous up to the publish when `to` is a plain setting: a bot relays many of these.
                 send: ({ msg, session }) =>
                     settle(to(msg), (user) => {
-                        const content = requireContent(RED, msg.payload);
+                        const content = outgoingContent(RED, msg);
                         const clientId = def.via === 'p2p' ? configOr(def.clientId, msg.ims?.clientId) : undefined;
                         if (def.via === 'p2p' && !clientId) throw new ImsError(RED._('ims-chat.errors.noClientId'), 'IMS_NO_RECIPIENT');
                         const ledger = ledgerOf(session);

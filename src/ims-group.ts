@@ -8,6 +8,7 @@ import { ImsError } from './lib/ids';
 import { chatEventsOf, emitChatEvent, ledgerOf, withChatEvents } from './red/chatEvents';
 import { shared } from './red/i18n';
 import { Awaitable, evaluate, handleActions, listMessage, listOf, peer, requireContent } from './red/actions';
+import { outgoingContent, withAttachment } from './red/attachments';
 import { bindToAccount, forwardAfter } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
 import { upToDate } from './red/migrate';
@@ -36,7 +37,7 @@ export = function register(RED: NodeAPI): void {
                 // Receipts arrive on the chat inbox; only those for group messages are this node's.
                 if (message.type === 'receipt' && typeof message.data?.group !== 'string') return;
                 if (emitChatEvent(node, events, message)) return;
-                const msg = toNodeRedMessage(message);
+                const msg = withAttachment(toNodeRedMessage(message), message);
                 const session = binding?.account.session;
                 if (message.type !== 'group.invite' || !def.autoJoin || !session || !message.group) {
                     node.send(msg);
@@ -82,7 +83,7 @@ export = function register(RED: NodeAPI): void {
                     await session.groups.invite(await group(msg), users);
                 },
                 say: async ({ msg, session }) => {
-                    const content = requireContent(RED, msg.payload);
+                    const content = outgoingContent(RED, msg);
                     const id = await group(msg);
                     const saying = session.groups.say(id, content.text, content.data);
                     const ledger = ledgerOf(session);

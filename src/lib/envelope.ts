@@ -4,6 +4,7 @@
 
 import * as bufferModule from 'buffer';
 import { randomBytes } from 'crypto';
+import { AttachmentError, checkAttachment } from './attachments';
 import { ImsError } from './ids';
 import { ParsedTopic, TopicKind } from './topics';
 
@@ -27,6 +28,8 @@ export const MESSAGE_TYPES = [
     'receipt',
     'edit',
     'recall',
+    // From the secured broker to a sending device, on its p2p topic (src/lib/brokerRefusal.ts):
+    'refusal',
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
@@ -146,6 +149,7 @@ export function decodeMessage(
         if (to !== undefined) message.to = to;
         if (envelope.text !== undefined) message.text = envelope.text;
         if (envelope.data !== undefined) message.data = envelope.data;
+        checkCarriedAttachment(message);
         return message;
     }
     if (topicSender === undefined) {
@@ -171,7 +175,26 @@ export function decodeMessage(
     } else {
         message.text = text;
     }
+    checkCarriedAttachment(message);
     return message;
+}
+
+/** The types that may carry `data.attachment` (pictures and files, src/lib/attachments.ts). */
+export const ATTACHMENT_CARRIERS: ReadonlySet<MessageType> = new Set(['chat', 'group.message']);
+
+/** A carried attachment is checked like the rest of the message: a bad one refuses the whole message. */
+function checkCarriedAttachment(message: ImsMessage): void {
+    const attachment = message.data?.attachment;
+    if (attachment === undefined) return;
+    if (!ATTACHMENT_CARRIERS.has(message.type)) {
+        throw new AttachmentError(`Malformed message on ${message.topic}: a ${message.type} carries no attachment`, 'IMS_MALFORMED');
+    }
+    try {
+        checkAttachment(attachment);
+    } catch (error) {
+        const e = error as ImsError;
+        throw new AttachmentError(`${e.message} (on ${message.topic})`, e.code);
+    }
 }
 
 // Fields are assigned one by one rather than spread: objects built with spread syntax on this path

@@ -9,6 +9,7 @@ import { ConnectionOptions, ImsConnection, QoS } from './connection';
 import { DuplicateFilter } from './dedupe';
 import { createEnvelope, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeEnvelope, Envelope, ImsMessage, NewMessage } from './envelope';
 import { assertId, CLOUD_LIMITS, formatClientId, ImsError } from './ids';
+import { readRefusal } from './brokerRefusal';
 import { Capabilities, CAPABILITIES_TOPIC, parseCapabilities, PLAIN_MQTT } from './capabilities';
 import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
 import { AccountState, AccountStateData } from './accountState';
@@ -369,6 +370,12 @@ export class ImsSession extends EventEmitter implements SessionContext {
                 return this.presence.receive(message);
             case 'system':
                 return this.broadcast.receive(message);
+            case 'refusal': {
+                // The broker refused one of this device's messages: reported as the sender's own check would.
+                const refusal = readRefusal(message, this.codec);
+                if (refusal) this.emit('rejected', refusal.error, refusal.topic);
+                return false;
+            }
             default:
                 return true;
         }

@@ -10,6 +10,7 @@ import { identityFor } from './authentication';
 import { CAPABILITIES_TOPIC, type BrokerIdentity } from './policy';
 import { identityOf } from './serverDelivery';
 import { grantedSubscriptions } from './grants';
+import { answerRefusal } from './refusalAnswers';
 
 /** Where a refused publish goes: acknowledged and delivered to nobody. */
 export const DROPPED = '$IMS/dropped';
@@ -84,6 +85,14 @@ export function installAuthorization(ctx: BrokerContext): void {
                 topic: packet.topic,
                 reason: decision.reason,
             });
+            if (client && decision.code) {
+                answerRefusal(aedes, ctx.codec, identity.clientId, {
+                    code: decision.code,
+                    reason: decision.reason,
+                    topic: packet.topic,
+                    target: decision.target,
+                });
+            }
             drop(packet);
             return done(null);
         }

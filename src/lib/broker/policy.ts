@@ -7,6 +7,8 @@
 // The policy learns blocks, invitations, group membership and friendships from the traffic it
 // authorizes, reading payloads with the same decoder as the clients (one rule for every message form).
 
+import { AttachmentError } from '../attachments';
+import { REFUSAL_SENDER } from '../brokerRefusal';
 import { decodeMessage, ImsMessage } from '../envelope';
 import { LEVELS, ParsedTopic, TopicCodec } from '../topics';
 import { PolicyFacts } from './facts';
@@ -23,7 +25,11 @@ export interface BrokerIdentity {
     attributes: Record<string, string>;
 }
 
-export type Decision = { ok: true } | { ok: false; reason: string };
+/**
+ * A refusal with a `code` is one the sender is told about (src/lib/brokerRefusal.ts): it concerns what
+ * the message carries, which the sender's own check would have caught, so the answer names the message.
+ */
+export type Decision = { ok: true } | { ok: false; reason: string; code?: string; target?: string };
 
 /** What the broker must do after a publish it allowed. */
 export interface PolicyEffect {
@@ -80,19 +86,41 @@ export class BrokerPolicy {
             case 'system':
                 return id.system ? ALLOW : refuse(`only system accounts publish ${P}/System/#`);
             case 'p2p': {
-                const claimed = this.read(payload, parsed)?.from;
+                const message = this.read(payload, parsed);
+                const claimed = message?.from;
+                if (message?.type === 'refusal' || claimed === REFUSAL_SENDER)
+                    return refuse(`only the broker sends ${REFUSAL_SENDER} refusals`);
                 return claimed === undefined || claimed === id.user
-                    ? ALLOW
+                    ? this.checkCarried(payload, parsed)
                     : refuse(`p2p payload claims "${claimed}" but the sender is ${id.user}`);
             }
             case 'group':
                 if (parsed.from !== id.user) return refuse(`${id.user} may speak in ${parsed.group} only as ${id.user}`);
                 return this.facts.isMember(parsed.group as string, id.user)
-                    ? ALLOW
+                    ? this.checkCarried(payload, parsed)
                     : refuse(`${id.user} is not a member of ${parsed.group}`);
             default:
                 // Inbox messages, moments and presence: the sender level must be the publisher.
-                return parsed.from === id.user ? ALLOW : refuse(`${id.user} may not publish as ${parsed.from}`);
+                return parsed.from === id.user
+                    ? this.checkCarried(payload, parsed)
+                    : refuse(`${id.user} may not publish as ${parsed.from}`);
+        }
+    }
+
+    /**
+     * Pictures and files (src/lib/attachments.ts): a chat or group message whose attachment is too
+     * large, of a refused type, disguised or malformed is refused, with the code its sender is told.
+     * Other payloads are not decoded here: only one that may hold an attachment key (also an escaped one).
+     */
+    private checkCarried(payload: Buffer | undefined, parsed: ParsedTopic): Decision {
+        if (!payload || !CARRIER_TOPICS.has(parsed.kind)) return ALLOW;
+        if (!payload.includes(ATTACHMENT_KEY) && !payload.includes(JSON_ESCAPE)) return ALLOW;
+        try {
+            decodeMessage(payload, parsed, Number.MAX_SAFE_INTEGER);
+            return ALLOW;
+        } catch (error) {
+            if (!(error instanceof AttachmentError)) return ALLOW; // not the broker's business (receivers refuse it)
+            return { ok: false, reason: error.message, code: error.code, target: messageIdOf(payload) };
         }
     }
 
@@ -263,6 +291,21 @@ export class BrokerPolicy {
         } catch {
             return undefined;
         }
+    }
+}
+
+/** Topics whose messages may carry an attachment. */
+const CARRIER_TOPICS: ReadonlySet<string> = new Set(['chat', 'group', 'p2p']);
+const ATTACHMENT_KEY = Buffer.from('"attachment"');
+const JSON_ESCAPE = Buffer.from('\\u');
+
+/** The `id` of an envelope, for naming a refused message to its sender. */
+function messageIdOf(payload: Buffer): string | undefined {
+    try {
+        const id: unknown = (JSON.parse(payload.toString('utf8')) as { id?: unknown }).id;
+        return typeof id === 'string' ? id : undefined;
+    } catch {
+        return undefined;
     }
 }
 
