@@ -188,6 +188,62 @@ if (!CHROMIUM) {
         assert.deepStrictEqual([...alice.errors, ...bob.errors], []);
     });
 
+    it('a picture Alice attaches is scaled down and shown to Bob; a file arrives as a download; one too large is refused, saying so', async function () {
+        const [alice, bob] = people;
+        await open(alice, 'Bob');
+        await open(bob, 'Alice');
+        const attach = async (file) => {
+            const [chooser] = await Promise.all([
+                alice.page.waitForEvent('filechooser'),
+                alice.page.getByRole('button', { name: 'Attach', exact: true }).click(),
+            ]);
+            await chooser.setFiles(file);
+        };
+        // A 1600×1200 photo-like PNG (noise does not compress): megabytes, far over the 180 KiB limit.
+        const photo = Buffer.from(
+            await alice.page.evaluate(() => {
+                const canvas = document.createElement('canvas');
+                canvas.width = 1600;
+                canvas.height = 1200;
+                const context = canvas.getContext('2d');
+                const pixels = context.createImageData(canvas.width, canvas.height);
+                for (let i = 0; i < pixels.data.length; i += 4) {
+                    const x = (i / 4) % canvas.width;
+                    pixels.data[i] = (x / canvas.width) * 255;
+                    pixels.data[i + 1] = Math.random() * 255;
+                    pixels.data[i + 2] = 128;
+                    pixels.data[i + 3] = 255;
+                }
+                context.putImageData(pixels, 0, 0);
+                return canvas.toDataURL('image/png').split(',')[1];
+            }),
+            'base64',
+        );
+        assert.ok(photo.length > 1024 * 1024, `the photo is ${photo.length} bytes`);
+        await attach({ name: 'photo.png', mimeType: 'image/png', buffer: photo });
+        const picture = bob.page.getByRole('img', { name: 'photo.jpg' });
+        await picture.waitFor({ timeout: 15000 });
+        const shown = await picture.evaluate((img) => ({ complete: img.complete, width: img.naturalWidth, height: img.naturalHeight }));
+        assert.ok(shown.complete && shown.width > 0 && shown.width <= 1600, JSON.stringify(shown));
+        assert.strictEqual(Math.round((shown.width / shown.height) * 100), 133, 'the picture keeps its proportions');
+        await alice.page.getByRole('img', { name: 'photo.jpg' }).waitFor();
+        await shot(bob, 'picture');
+
+        await attach({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('Meeting at 10') });
+        const download = bob.page.getByRole('link', { name: 'Download notes.txt' });
+        await download.waitFor({ timeout: 10000 });
+        const href = await download.getAttribute('href');
+        assert.strictEqual(Buffer.from(href.split(',')[1], 'base64').toString(), 'Meeting at 10');
+
+        await attach({ name: 'big.txt', mimeType: 'text/plain', buffer: Buffer.alloc(300 * 1024, 0x41) });
+        await alice.page
+            .getByRole('alert')
+            .filter({ hasText: /"big\.txt" is 300 KiB: a file can be at most 180 KiB/ })
+            .waitFor({ timeout: 10000 });
+        assert.strictEqual(await bob.page.getByText('big.txt').count(), 0);
+        assert.deepStrictEqual([...alice.errors, ...bob.errors], []);
+    });
+
     it('a group is created, joined by invitation and used; a moment is posted and seen; a block takes effect', async function () {
         const [alice, bob] = people;
         const carol = await signIn('Carol');

@@ -9,6 +9,9 @@ import { createEnvelope, encodeEnvelope, ImsMessage } from '../lib/envelope';
 import { ChatEvents, Conversation, conversationKey, TYPING_TTL_MS } from '../lib/chatEvents';
 import { ImsError } from '../lib/ids';
 import { ImsSession } from '../lib/session';
+import type { Attachment } from '../lib/attachments';
+import { BrokerRefusal } from '../lib/brokerRefusal';
+import { AttachmentInfo, infoOf } from './files';
 import { GroupMembers } from './groupMembers';
 import { Stored } from './storage';
 
@@ -27,6 +30,8 @@ export interface ChatItem {
     /** Own messages: how far they got; in groups, who read them. */
     tick?: Tick;
     readBy?: string[];
+    /** A picture or file (its bytes are kept in memory only: ChatClient.fileOf). */
+    attachment?: AttachmentInfo;
 }
 
 export interface ConversationData {
@@ -94,6 +99,8 @@ export class ChatClient extends EventEmitter {
     private lastTypingSent = new Map<string, number>();
     private readonly saved: Saved;
     private readonly store: Stored<Saved>;
+    /** Attachments' files by message ID, for this page's life: the browser's storage would fill up with them. */
+    private readonly files = new Map<string, string>();
     /** The secured broker's member lists, where it keeps them. */
     private readonly groupMembers: GroupMembers;
     /** The conversation on screen, whose messages are read as they arrive. */
@@ -129,7 +136,11 @@ export class ChatClient extends EventEmitter {
         }
         this.session.state.on('change', () => this.changed());
         this.session.on('message', (message) => this.receive(message));
-        this.session.on('rejected', (error) => this.notice({ key: 'refused', text: error.message }));
+        this.session.on('rejected', (error) => {
+            // The broker refused one of ours (an attachment): that message failed.
+            if (error instanceof BrokerRefusal) this.markFailed(error.target);
+            this.notice({ key: 'refused', text: error.message });
+        });
         this.session.on('error', (error) => this.notice({ key: 'refused', text: error.message }));
         this.session.connection.on('state', (state, error) => {
             this.connectionState = state;
@@ -205,10 +216,11 @@ export class ChatClient extends EventEmitter {
         if (ref) this.markRead(ref);
     }
 
-    async send(ref: Conversation, text: string, replyTo?: ChatItem): Promise<void> {
+    async send(ref: Conversation, text: string, replyTo?: ChatItem, attachment?: Attachment): Promise<void> {
         const data: Record<string, unknown> | undefined = replyTo
             ? { replyTo: { id: replyTo.id, from: replyTo.from, text: (replyTo.text ?? '').slice(0, 140) } }
             : undefined;
+        const withFile = attachment ? { ...data, attachment } : data;
         this.lastTypingSent.delete(conversationKey(ref));
         const codec = this.session.codec;
         const group = ref.kind === 'group';
@@ -219,13 +231,14 @@ export class ChatClient extends EventEmitter {
             type: group ? 'group.message' : 'chat',
             from: this.userId,
             to: group ? undefined : ref.id,
-            text,
-            data,
+            text: text || (attachment ? undefined : text),
+            data: withFile,
         });
         const payload = encodeEnvelope(envelope, this.session.maxPayload);
         this.events.sent(envelope, ref);
         const item: ChatItem = { id: envelope.id, from: this.userId, ts: envelope.ts, text, tick: 'sending' };
         if (data) item.replyTo = data.replyTo as ChatItem['replyTo'];
+        if (attachment) this.keepFile(item, attachment);
         this.append(ref, item);
         try {
             await this.session.connection.publish(topic, payload, { qos: this.session.qos });
@@ -420,8 +433,10 @@ export class ChatClient extends EventEmitter {
                     id: message.id,
                     from: message.from,
                     ts: message.ts,
-                    text: message.text ?? JSON.stringify(message.data ?? {}),
+                    text: message.text ?? (message.data?.attachment ? '' : JSON.stringify(message.data ?? {})),
                 };
+                // Checked on arrival (decodeMessage): a picture or file by the same rules as ours.
+                if (message.data?.attachment) this.keepFile(item, message.data.attachment as Attachment);
                 const reply = message.data?.replyTo as ChatItem['replyTo'] | undefined;
                 if (reply && typeof reply.id === 'string')
                     item.replyTo = { id: reply.id, from: String(reply.from), text: String(reply.text ?? '') };
@@ -478,6 +493,24 @@ export class ChatClient extends EventEmitter {
         data.items.push(item);
         data.items.sort((a, b) => a.ts - b.ts);
         if (data.items.length > KEEP_ITEMS) data.items.splice(0, data.items.length - KEEP_ITEMS);
+        this.changed();
+    }
+
+    /** The file of a message's attachment, base64, while this page lives. */
+    fileOf(item: ChatItem): string | undefined {
+        return this.files.get(item.id);
+    }
+
+    private keepFile(item: ChatItem, attachment: Attachment): void {
+        item.attachment = infoOf(attachment);
+        this.files.set(item.id, attachment.data);
+    }
+
+    private markFailed(id: string | undefined): void {
+        for (const conversation of Object.values(this.saved.conversations)) {
+            const item = conversation.items.find((i) => i.id === id && i.from === this.userId);
+            if (item) item.tick = 'failed';
+        }
         this.changed();
     }
 

@@ -4,7 +4,9 @@
 import type { App } from '../app';
 import type { ChatItem, ConversationData } from '../chatClient';
 import type { Conversation } from '../../lib/chatEvents';
+import { isPicture } from '../../lib/attachments';
 import { h } from '../dom';
+import { AttachmentInfo, attachmentUrl, prepareAttachment } from '../files';
 import { language, t } from '../i18n';
 
 /** The message being answered or edited, per conversation. */
@@ -82,6 +84,7 @@ export function conversationScreen(app: App): HTMLElement {
                     send();
                 },
             },
+            attachButton(app, ref, () => modes.get(key)?.item),
             input,
             h('button', { type: 'submit', class: 'primary' }, t('chat.send')),
         ),
@@ -146,7 +149,10 @@ function bubble(app: App, ref: Conversation, item: ChatItem, own: boolean): HTML
         { class: own ? 'message own' : 'message', 'data-id': item.id },
         !own && ref.kind === 'group' ? h('span', { class: 'sender' }, item.from) : null,
         item.replyTo ? h('blockquote', {}, `${item.replyTo.from}: ${item.replyTo.text}`) : null,
-        h('p', { class: item.recalled ? 'text recalled' : 'text' }, item.recalled ? t('chat.recalled') : (item.text ?? '')),
+        item.attachment && !item.recalled ? attachmentView(item.attachment, app.client?.fileOf(item)) : null,
+        item.recalled || item.text || !item.attachment
+            ? h('p', { class: item.recalled ? 'text recalled' : 'text' }, item.recalled ? t('chat.recalled') : (item.text ?? ''))
+            : null,
         h(
             'span',
             { class: 'meta' },
@@ -159,6 +165,38 @@ function bubble(app: App, ref: Conversation, item: ChatItem, own: boolean): HTML
             own ? tick(ref, item) : null,
         ),
         actions.length > 0 ? h('span', { class: 'actions' }, ...actions) : null,
+    );
+}
+
+/** The attach button and its file chooser: the picture or file goes at once (as a reply, in reply mode). */
+function attachButton(app: App, ref: Conversation, replyingTo: () => ChatItem | undefined): HTMLElement {
+    const chooser = h('input', { type: 'file', class: 'file-chooser', 'aria-label': t('chat.chooseFile'), tabindex: -1 });
+    chooser.addEventListener('change', () => {
+        const file = chooser.files?.[0];
+        chooser.value = '';
+        const client = app.client;
+        if (!file || !client) return;
+        app.act(async () => client.send(ref, '', replyingTo(), await prepareAttachment(file)));
+    });
+    return h(
+        'span',
+        { class: 'attach' },
+        chooser,
+        h('button', { type: 'button', 'aria-label': t('chat.attach'), title: t('chat.attach'), onclick: () => chooser.click() }, '+'),
+    );
+}
+
+/** A picture inline; any other file as a download. */
+function attachmentView(info: AttachmentInfo, data: string | undefined): HTMLElement {
+    const url = attachmentUrl(info, data);
+    if (isPicture(info.type) && url) {
+        return h('img', { class: 'picture', src: url, alt: info.name, width: info.width, height: info.height });
+    }
+    if (!data || !url) return h('p', { class: 'file gone' }, t('chat.fileGone', { name: info.name }));
+    return h(
+        'a',
+        { class: 'file', href: url, download: info.name, 'aria-label': t('chat.download', { name: info.name }) },
+        `${info.name} (${Math.ceil(info.size / 1024)} KiB)`,
     );
 }
 
