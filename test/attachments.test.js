@@ -10,7 +10,7 @@ const { decodeMessage, createEnvelope } = require('../nodes/lib/envelope');
 const { TopicCodec } = require('../nodes/lib/topics');
 const { AedesUnderTest } = require('./helpers/brokers');
 const { helper, load, unloadAll } = require('./helpers/red');
-const { accounts, imNode, send, record, allConnected, catchNode } = require('./helpers/flows');
+const { accounts, imNode, send, act, record, allConnected, catchNode } = require('./helpers/flows');
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 /** The start of a Windows program ("MZ", then its DOS stub). */
@@ -154,6 +154,7 @@ describe('attachments through the nodes and the secured broker', function () {
                 ...accounts(broker.url, ['A', 'B']),
                 ...imNode('ims-chat', 'chatA', 'A', { to: 'UserB' }),
                 ...imNode('ims-chat', 'chatB', 'B'),
+                ...imNode('ims-group', 'groupA', 'A'),
                 ...imNode('ims-group', 'groupB', 'B'),
                 ...catchNode(),
             ],
@@ -174,6 +175,21 @@ describe('attachments through the nodes and the secured broker', function () {
         assert.strictEqual(msg.contentType, 'image/png');
         assert.deepStrictEqual(msg.ims.data.attachment, { name: 'dot.png', type: 'image/png', size: PNG.length });
         assert.strictEqual(msg.topic, 'UserA');
+    });
+
+    it('a group member says a file; the other members emit it as a Buffer', async function () {
+        await start();
+        const groupB = record('groupB');
+        await act('groupA', { action: 'create', topic: 'GroupPics' });
+        await act('groupA', { action: 'invite', topic: 'GroupPics', payload: ['UserB'] });
+        await act('groupB', { action: 'join', topic: 'GroupPics' });
+        const pdf = Buffer.from('%PDF-1.4\n%minutes of the meeting\n');
+        await act('groupA', { action: 'say', topic: 'GroupPics', payload: pdf, filename: 'minutes.pdf' });
+        const msg = await groupB.next((m) => m.ims.type === 'group.message');
+        assert.ok(msg.payload.equals(pdf));
+        assert.strictEqual(msg.filename, 'minutes.pdf');
+        assert.strictEqual(msg.contentType, 'application/pdf');
+        assert.strictEqual(msg.topic, 'GroupPics');
     });
 
     it('refuses a disguised file at the sender with a catchable error; the next message goes through', async function () {
