@@ -9,6 +9,7 @@ const path = require('path');
 const { EmbeddedBroker } = require('../nodes/lib/broker');
 const { decodeRoster, rosterTopic } = require('../nodes/lib/groupRoster');
 const { connectAs, grants, envelope, nextOn } = require('./helpers/mqtt-clients');
+const { RedisUnderTest } = require('./helpers/redis');
 
 const ACCOUNTS = ['Alice', 'Bob', 'Carol', 'Mallory'].map((user) => ({ user, password: `${user}-pw` }));
 const ROSTER = rosterTopic('GroupTeam');
@@ -112,5 +113,43 @@ describe('group rosters on the secured broker', function () {
         assert.deepStrictEqual(await grants(alice, ROSTER), [1]);
         assert.deepStrictEqual(await rosterWhere(alice, ROSTER, () => true), { group: 'GroupTeam', members: ['Alice'] });
         assert.deepStrictEqual(await grants(carol, ['$IMS/groups/+', ROSTER]), [128, 128]);
+    });
+
+    it('in a cluster: a join on one instance reaches members on the other; non-members there read nothing', async function () {
+        const redis = await new RedisUnderTest().start();
+        const options = { port: 0, host: '127.0.0.1', redisUrl: redis.url, security: { accounts: ACCOUNTS } };
+        const instances = [await EmbeddedBroker.start(options), await EmbeddedBroker.start(options)];
+        const on = (i, user) =>
+            connectAs(`mqtt://127.0.0.1:${instances[i].port}`, user, `${user}-pw`, { clientId: `GID_IMS@@@${user}_c${i}` });
+        const users = [];
+        try {
+            const alice = await on(0, 'Alice');
+            const bob = await on(1, 'Bob');
+            const mallory = await on(1, 'Mallory');
+            users.push(alice, bob, mallory);
+            const roster = rosterTopic('GroupCluster');
+            assert.deepStrictEqual(await grants(alice, ['IMS/GroupCluster/#', roster]), [1, 1]);
+            await alice.publishAsync(
+                'IMS/Bob/Inbox/Group/Invite/Alice',
+                envelope({ type: 'group.invite', from: 'Alice', data: { group: 'GroupCluster' } }),
+                { qos: 1 },
+            );
+            // The invitation is a fact shared through Redis: Bob's instance learns it in a moment.
+            let granted = [];
+            for (let attempt = 0; attempt < 50 && granted[0] !== 1; attempt++) {
+                granted = await grants(bob, ['IMS/GroupCluster/#', roster]);
+                if (granted[0] !== 1) await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            assert.deepStrictEqual(granted, [1, 1]);
+            const both = { group: 'GroupCluster', members: ['Alice', 'Bob'] };
+            assert.deepStrictEqual(await rosterWhere(alice, roster, (r) => r.members.length === 2), both);
+            assert.deepStrictEqual(await rosterWhere(bob, roster, (r) => r.members.length === 2), both);
+            assert.deepStrictEqual(await grants(mallory, [roster, '$IMS/groups/+', '$IMS/#']), [128, 128, 128]);
+            assert.strictEqual(mallory.received.length, 0);
+        } finally {
+            for (const client of users) await client.endAsync(true).catch(() => undefined);
+            for (const instance of instances) await instance.close();
+            await redis.stop();
+        }
     });
 });
