@@ -228,6 +228,20 @@ if (!CHROMIUM) {
         assert.strictEqual(Math.round((shown.width / shown.height) * 100), 133, 'the picture keeps its proportions');
         await alice.page.getByRole('img', { name: 'photo.jpg' }).waitFor();
         await shot(bob, 'picture');
+        // Bob's browser keeps the picture's description and thumbnail, not the file (storage is small).
+        const kept = await bob.page.waitForFunction(() => {
+            for (const key of Object.keys(localStorage)) {
+                const saved = JSON.parse(localStorage.getItem(key));
+                for (const conversation of Object.values(saved.conversations ?? {})) {
+                    const item = conversation.items.find((i) => i.attachment?.name === 'photo.jpg');
+                    if (item) return item.attachment;
+                }
+            }
+            return null;
+        });
+        const info = await kept.jsonValue();
+        assert.deepStrictEqual(Object.keys(info).sort(), ['height', 'name', 'size', 'thumb', 'type', 'width']);
+        assert.strictEqual(Buffer.from(info.thumb, 'base64').subarray(0, 3).toString('hex'), 'ffd8ff', 'a JPEG thumbnail');
 
         await attach({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('Meeting at 10') });
         const download = bob.page.getByRole('link', { name: 'Download notes.txt' });
