@@ -9,6 +9,11 @@ import { createWebSocketStream, WebSocket } from 'ws';
 
 /** How long a peer has to take the last packets and answer the close handshake before its socket is cut. */
 const CLOSE_GRACE_MS = 2000;
+/**
+ * At most this much is still flushed: a CONNACK is 4 bytes, but a slow consumer cut off for the
+ * megabytes it did not read (aedesAdapter's boundOutgoingQueue) must go at once, as over TCP.
+ */
+const FLUSH_AT_MOST_BYTES = 64 * 1024;
 
 export function webSocketStream(ws: WebSocket, closeGraceMs = CLOSE_GRACE_MS): Duplex {
     const stream = createWebSocketStream(ws);
@@ -21,7 +26,8 @@ export function webSocketStream(ws: WebSocket, closeGraceMs = CLOSE_GRACE_MS): D
             firstError ??= error;
             return stream;
         }
-        if (stream.destroyed || stream.writableLength === 0) return destroyNow(error);
+        const pending = stream.writableLength;
+        if (stream.destroyed || pending === 0 || pending > FLUSH_AT_MOST_BYTES) return destroyNow(error);
         closing = true;
         firstError = error;
         const finish = (): void => {
