@@ -109,7 +109,6 @@ export = function register(RED: NodeAPI): void {
             maxPayload: numberOr(def.maxPayload),
             receiveOwn: def.receiveOwn === true,
             presence: def.presence !== false,
-            // The old `virtualGroups` checkbox is ignored: the session learns it from the broker.
             subscriptionLimit: numberOr(def.subscriptionLimit),
             broker: {
                 url: def.url,

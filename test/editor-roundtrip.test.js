@@ -32,7 +32,6 @@ const VALUES = {
         receiveOwn: true,
         shareGroup: 'bots',
         presence: false,
-        virtualGroups: true,
         contextStore: 'memory',
     },
     'ims-chat': { name: 'to Bob', to: 'Bob', via: 'p2p', clientId: 'GID_TEST@@@Bob_1', chatEvents: true },

@@ -68,6 +68,49 @@ describe('node configuration versions and migrations', function () {
         assert.ok(groups >= 4, 'the fixtures have ims-group nodes');
     });
 
+    it("drops a version 1 account's virtual groups box (version 2), keeping every other setting", function () {
+        const saved = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'flows-v1', '01-friends-and-chat.json'), 'utf8'));
+        const accounts = saved.filter((n) => n.type === 'ims-config');
+        assert.deepStrictEqual(
+            accounts.map((n) => [n.version, n.virtualGroups]),
+            [
+                [1, true],
+                [1, false],
+            ],
+        );
+        for (const node of accounts) {
+            const migrated = migrate(node.type, node);
+            const kept = { ...node, version: 2 };
+            delete kept.virtualGroups;
+            assert.deepStrictEqual(migrated, kept, `${node.id}: only the box is gone`);
+        }
+    });
+
+    describe('a version 1 account with the virtual groups box, run by the runtime', function () {
+        let broker;
+        before(async function () {
+            broker = await new AedesUnderTest().start();
+        });
+        after(async function () {
+            await unloadAll();
+            await broker.stop();
+        });
+
+        it('connects, and learns what the broker offers from $IMS/capabilities whatever the box said', async function () {
+            const flow = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'flows-v1', '01-friends-and-chat.json'), 'utf8'))
+                .filter((n) => n.type === 'ims-config' || n.type === 'ims-chat')
+                // The open test broker takes no password: the example's ${IMS_EXAMPLE_PASSWORD} is left out.
+                .map((n) => (n.type === 'ims-config' ? { ...n, url: broker.url, reconnectPeriod: 300, credentials: {} } : n));
+            await helper.load(nodeModules, flow);
+            for (const id of ['ims-ex1-alice', 'ims-ex1-bob']) {
+                await connected(helper.getNode(id), 8000);
+                // The embedded broker announces virtual groups: Bob1's unticked box no longer hides them.
+                const capabilities = await helper.getNode(id).account.session.capabilities();
+                assert.strictEqual(capabilities.virtualGroups, true, id);
+            }
+        });
+    });
+
     describe("a 0.1.0 group node's Invite setting, run by the runtime", function () {
         let broker;
         before(async function () {

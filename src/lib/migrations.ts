@@ -34,10 +34,24 @@ function rename(config: NodeConfig, from: string, to: string): NodeConfig {
     return out;
 }
 
+/** `config` without `key`, a setting nothing reads any more. */
+function drop(config: NodeConfig, key: string): NodeConfig {
+    const out: NodeConfig = { ...config };
+    delete out[key];
+    return out;
+}
+
 const FIRST = 'the first versioned configuration';
 
 export const MIGRATIONS: Readonly<Record<string, readonly Migration[]>> = Object.freeze({
-    'ims-config': [stamp(1, FIRST)],
+    'ims-config': [
+        stamp(1, FIRST),
+        {
+            version: 2,
+            why: 'the `virtualGroups` checkbox is gone: the session learns what the broker expands from `$IMS/capabilities`',
+            up: (config) => ({ ...drop(config, 'virtualGroups'), version: 2 }),
+        },
+    ],
     'ims-broker': [stamp(1, FIRST)],
     'ims-login': [stamp(1, FIRST)],
     'ims-chat': [stamp(1, FIRST)],
