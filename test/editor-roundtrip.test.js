@@ -7,6 +7,7 @@
 const assert = require('assert');
 const { CHROMIUM, startNodeRed, openEditor } = require('./helpers/editor');
 const pkg = require('../package.json');
+const { currentVersion } = require('../nodes/lib/migrations');
 
 /** For each node type: a value for every setting in its defaults (typed inputs are set as strings). */
 const VALUES = {
@@ -197,7 +198,7 @@ const ACCOUNTS = [
             for (const [key, value] of Object.entries(values)) {
                 assert.strictEqual(String(exported[key]), String(value), `${type}: exported ${key}`);
             }
-            assert.strictEqual(exported.version, 1, `${type}: exported version`);
+            assert.strictEqual(exported.version, currentVersion(type), `${type}: exported version`);
         });
     }
 
@@ -254,6 +255,18 @@ const ACCOUNTS = [
             return { version: n.version, action: n.action, group: n.group };
         });
         assert.deepStrictEqual(node, { version: 1, action: 'join', group: 'Team9' });
+    });
+
+    it('brings an imported version 1 account to version 2, without its virtual groups box', async function () {
+        const node = await page.evaluate(() => {
+            RED.view.importNodes([
+                { id: 'old-cfg', type: 'ims-config', version: 1, userId: 'Dan', url: 'mqtt://127.0.0.1:1883', virtualGroups: true },
+            ]);
+            const n = RED.nodes.node('old-cfg');
+            const exported = RED.nodes.createExportableNodeSet([n])[0];
+            return { version: n.version, userId: n.userId, exportedVersion: exported.version, box: 'virtualGroups' in exported };
+        });
+        assert.deepStrictEqual(node, { version: 2, userId: 'Dan', exportedVersion: 2, box: false });
     });
 
     it('raised no error in the page', function () {
