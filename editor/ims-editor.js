@@ -175,7 +175,21 @@
                     });
                 };
                 var user = field('ims-account-user', 'text', 'placeholder.accountUser', '22%').val(account.user || '');
-                var password = field('ims-account-password', 'password', 'placeholder.accountPassword', '22%').val(account.password || '');
+                // A password is never shown: the list keeps its salted hash. An account that has one says
+                // "set", and a password typed over it replaces it.
+                var secret = account.passwordHash
+                    ? { passwordHash: account.passwordHash }
+                    : account.password
+                      ? { password: account.password }
+                      : {};
+                var isSet = Boolean(secret.passwordHash || secret.password);
+                var password = field(
+                    'ims-account-password',
+                    'password',
+                    isSet ? 'placeholder.accountPasswordSet' : 'placeholder.accountPassword',
+                    '22%',
+                );
+                row.data('ims-secret', secret);
                 var system = $('<input>', { type: 'checkbox', class: 'ims-account-system' })
                     .css({ width: 'auto', margin: '0 4px 0 0' })
                     .prop('checked', account.system === true);
@@ -195,18 +209,63 @@
         });
     }
 
+    /**
+     * Salted hashes of `passwords`, made by the runtime (src/red/passwordHashes.ts): the browser may
+     * have no WebCrypto (an editor on plain http), and the hash must be Node's scrypt. Synchronous,
+     * because a dialog's oneditsave cannot wait; undefined when the runtime refused or is gone.
+     */
+    function hashPasswords(passwords) {
+        var hashes;
+        $.ajax({
+            url: 'ims-broker/password-hashes',
+            method: 'POST',
+            async: false,
+            contentType: 'application/json',
+            data: JSON.stringify({ passwords: passwords }),
+            dataType: 'json',
+            success: function (body) {
+                hashes = body && body.hashes;
+            },
+        });
+        return Array.isArray(hashes) && hashes.length === passwords.length ? hashes : undefined;
+    }
+
+    /**
+     * The rows as the `accounts` credential keeps them: each with the salted hash of its password. A
+     * password typed in, or one an older flow kept in the clear, is hashed now; an untouched one keeps
+     * its hash. If the runtime cannot hash, the passwords are kept as typed (as older versions did) and
+     * the user is told.
+     */
     function accountsJson(list) {
         var accounts = [];
+        var pending = [];
         list.editableList('items').each(function () {
             var row = $(this);
             var user = row.find('.ims-account-user').val().trim();
             if (!user) return;
-            var account = { user: user, password: row.find('.ims-account-password').val() };
+            var account = { user: user };
+            var typed = row.find('.ims-account-password').val();
+            var secret = row.data('ims-secret') || {};
+            if (typed) pending.push({ account: account, password: typed });
+            else if (secret.passwordHash) account.passwordHash = secret.passwordHash;
+            else if (secret.password) pending.push({ account: account, password: secret.password });
             if (row.find('.ims-account-system').is(':checked')) account.system = true;
             var attributes = attributesOf(row.find('.ims-account-attributes').val());
             if (Object.keys(attributes).length > 0) account.attributes = attributes;
             accounts.push(account);
         });
+        if (pending.length > 0) {
+            var hashes = hashPasswords(
+                pending.map(function (p) {
+                    return p.password;
+                }),
+            );
+            if (!hashes) RED.notify(RED._(BROKER_NS + 'errors.hashFailed'), 'warning');
+            pending.forEach(function (p, i) {
+                if (hashes) p.account.passwordHash = hashes[i];
+                else p.account.password = p.password;
+            });
+        }
         return JSON.stringify(accounts);
     }
 

@@ -67,20 +67,28 @@ function demoNodes() {
     );
 }
 
-/** The broker's accounts: the demo's and the examples' as documented, and every other account a user added, kept. */
-function brokerAccounts(stored) {
+/**
+ * The broker's accounts: the demo's and the examples' as documented, each with a fresh salted hash of
+ * its documented password (the credentials, which the editor reads, hold no password), and every other
+ * account a user added, kept as it was.
+ */
+async function brokerAccounts(stored) {
+    const { hashPassword } = require(path.join(root, 'nodes', 'lib', 'broker', 'passwords.js'));
+    const documented = await Promise.all(
+        BROKER_ACCOUNTS.map(async ({ password, ...account }) => ({ ...account, passwordHash: await hashPassword(password) })),
+    );
     let kept;
     try {
         kept = JSON.parse(stored || '[]');
     } catch {
         kept = []; // not JSON: the documented accounts are written anew
     }
-    const documented = new Set(BROKER_ACCOUNTS.map((a) => a.user));
-    return [...BROKER_ACCOUNTS, ...(Array.isArray(kept) ? kept : []).filter((a) => a && !documented.has(a.user))];
+    const users = new Set(BROKER_ACCOUNTS.map((a) => a.user));
+    return [...documented, ...(Array.isArray(kept) ? kept : []).filter((a) => a && !users.has(a.user))];
 }
 
 /** The demo's secrets in Node-RED's credentials file (aes-256-ctr, as the runtime stores them), others kept. */
-function writeDemoCredentials(userDir, demo) {
+async function writeDemoCredentials(userDir, demo) {
     const file = path.join(userDir, 'flows_cred.json');
     const key = crypto.createHash('sha256').update(settings.credentialSecret).digest();
     let creds = {};
@@ -95,7 +103,7 @@ function writeDemoCredentials(userDir, demo) {
     }
     const passwords = Object.fromEntries(DEMO_ACCOUNTS.map((a) => [a.user, a.password]));
     for (const n of demo) {
-        if (n.type === 'ims-broker') creds[n.id] = { ...creds[n.id], accounts: JSON.stringify(brokerAccounts(creds[n.id]?.accounts)) };
+        if (n.type === 'ims-broker') creds[n.id] = { ...creds[n.id], accounts: JSON.stringify(await brokerAccounts(creds[n.id]?.accounts)) };
         if (n.type === 'ims-config' && passwords[n.userId]) creds[n.id] = { password: passwords[n.userId] };
     }
     const iv = crypto.randomBytes(16);
@@ -104,7 +112,7 @@ function writeDemoCredentials(userDir, demo) {
     fs.writeFileSync(file, JSON.stringify({ $: encrypted }));
 }
 
-function deployDemo(userDir) {
+async function deployDemo(userDir) {
     const flowFile = path.join(userDir, settings.flowFile);
     const demo = demoNodes();
     const demoIds = new Set(demo.map((n) => n.id));
@@ -113,10 +121,10 @@ function deployDemo(userDir) {
     if (fs.existsSync(flowFile)) current = JSON.parse(fs.readFileSync(flowFile, 'utf8') || '[]');
     const kept = current.filter((n) => !demoIds.has(n.id) && !demoTabs.has(n.z));
     fs.writeFileSync(flowFile, JSON.stringify([...demo, ...kept], null, 2));
-    writeDemoCredentials(userDir, demo);
+    await writeDemoCredentials(userDir, demo);
 }
 
-function main() {
+async function main() {
     const userDir = settings.userDir;
     fs.mkdirSync(userDir, { recursive: true });
     if (!fs.existsSync(path.join(root, 'nodes', 'ims-config.js'))) {
@@ -125,7 +133,7 @@ function main() {
     }
     linkPackage(userDir);
     // IMS_NO_DEMO=1 starts an empty editor (the browser tests import the demo from the Examples menu).
-    if (process.env.IMS_NO_DEMO !== '1') deployDemo(userDir);
+    if (process.env.IMS_NO_DEMO !== '1') await deployDemo(userDir);
     const editor = `http://${settings.uiHost}:${settings.uiPort}/`;
     console.log(
         [
@@ -160,4 +168,7 @@ function main() {
     child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
 }
 
-main();
+main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+});

@@ -12,6 +12,7 @@ import { errorStatus } from './red/imsNode';
 import { announceBroker } from './red/webChat';
 import { upToDate } from './red/migrate';
 import { unsetEnvName } from './red/env';
+import { servePasswordHashes } from './red/passwordHashes';
 
 /** Each limit is a node property of the same name; blank keeps the default (DEFAULT_LIMITS). */
 const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof BrokerLimits)[];
@@ -43,7 +44,7 @@ interface ImsBrokerDef extends NodeDef, Partial<Record<keyof BrokerLimits, strin
 interface ImsBrokerCredentials {
     user?: string;
     password?: string;
-    /** JSON: [{"user":"Alice","password":"…","system":false,"attributes":{"region":"Beijing"}}, …] */
+    /** JSON: [{"user":"Alice","passwordHash":"scrypt$…","system":false,"attributes":{"region":"Beijing"}}, …] (or "password", as older flows have it) */
     accounts?: string;
 }
 
@@ -181,6 +182,7 @@ export = function register(RED: NodeAPI): void {
                 .finally(done);
         });
     }
+    servePasswordHashes(RED);
     RED.nodes.registerType('ims-broker', ImsBroker, {
         credentials: { user: { type: 'text' }, password: { type: 'password' }, accounts: { type: 'text' } },
     });

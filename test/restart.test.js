@@ -92,8 +92,8 @@ describe('npm start, restarted', function () {
         const creds = await (await fetch(`${nodeRed.url}credentials/ims-broker/${broker.id}`)).json();
         const accounts = JSON.parse(creds.accounts);
         assert.ok(
-            accounts.some((a) => a.user === 'Bot'),
-            'the dialog gets the demo accounts back',
+            accounts.some((a) => a.user === 'Bot' && a.passwordHash && !a.password),
+            'the dialog gets the demo accounts back, with hashes and no password',
         );
         await editor.add([
             { ...broker, credentials: { accounts: JSON.stringify([...accounts, { user: 'Dave', password: 'dave-pass' }]) } },

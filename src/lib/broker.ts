@@ -29,6 +29,7 @@ import { deliverAtHighestQos } from './broker/highestQos';
 import { BrokerLimits, orUnlimited, resolveLimits } from './broker/limits';
 import { Listeners } from './broker/listeners';
 import { LoginThrottle } from './broker/loginThrottle';
+import { isPasswordHash, PasswordCheck } from './broker/passwords';
 import { BrokerPolicy, CAPABILITIES_TOPIC } from './broker/policy';
 import { GroupRosters } from './broker/rosters';
 import { RedisCluster } from './broker/cluster';
@@ -38,6 +39,7 @@ import { OfflineQuota } from './broker/offlineQuota';
 import { identityOf, ServerDelivery } from './broker/serverDelivery';
 
 export type { BrokerAccount, Refusal } from './broker/context';
+export { hashPassword, isPasswordHash } from './broker/passwords';
 export type { BrokerLimits } from './broker/limits';
 export { DEFAULT_LIMITS } from './broker/limits';
 export { CAPABILITIES_TOPIC } from './broker/policy';
@@ -95,16 +97,21 @@ export interface BrokerCapabilities {
     secured: boolean;
 }
 
-/** Accounts from the node's credentials; a clear error for JSON that is not a list of accounts. */
+/**
+ * Accounts from the node's credentials; a clear error for JSON that is not a list of accounts. Each
+ * has a `passwordHash` (what the dialog saves) or, as flows saved before hashes did, a `password`.
+ */
 export function parseAccounts(text: string | undefined): BrokerAccount[] {
     if (!text || !text.trim()) return [];
     const value: unknown = JSON.parse(text);
     if (!Array.isArray(value)) throw new ImsError('Accounts must be a JSON list', 'IMS_CONFIG');
     return value.map((a, i) => {
-        if (!a || typeof a.user !== 'string' || typeof a.password !== 'string') {
-            throw new ImsError(`Account ${i + 1} needs "user" and "password" strings`, 'IMS_CONFIG');
+        const hashed = a && isPasswordHash(a.passwordHash);
+        if (!a || typeof a.user !== 'string' || (!hashed && typeof a.password !== 'string')) {
+            throw new ImsError(`Account ${i + 1} needs a "user" string and a "password" string or "passwordHash"`, 'IMS_CONFIG');
         }
-        return { user: a.user, password: a.password, system: a.system === true, attributes: a.attributes ?? {} };
+        const secret = hashed ? { passwordHash: a.passwordHash as string } : { password: a.password as string };
+        return { user: a.user, ...secret, system: a.system === true, attributes: a.attributes ?? {} };
     });
 }
 
@@ -174,6 +181,7 @@ export class EmbeddedBroker extends EventEmitter {
                     maxDelayMs: 60000,
                 }),
                 accounts,
+                passwords: new PasswordCheck(),
                 live: new Map(),
                 mqSemantics: security.mqSemantics === true,
                 groupIds: security.groupIds ?? ['GID_IMS'],
@@ -508,6 +516,7 @@ function trim(text: string, max: number): string {
 function sameAccount(a: BrokerAccount, b: BrokerAccount): boolean {
     return (
         a.password === b.password &&
+        a.passwordHash === b.passwordHash &&
         (a.system === true) === (b.system === true) &&
         JSON.stringify(a.attributes ?? {}) === JSON.stringify(b.attributes ?? {})
     );

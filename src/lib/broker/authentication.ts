@@ -69,7 +69,7 @@ async function admit(
     const wait = secured.throttle.waitFor(user, address, knownDevice);
     if (wait > 0) return { ok: false, code: 5, reason: `too many failed logins: retry in ${Math.ceil(wait / 1000)} s` };
     const account = user ? secured.accounts.get(user) : undefined;
-    if (!account || !sameSecret(secret, account.password)) {
+    if (!account || !(await secured.passwords.matches(secret, account))) {
         secured.throttle.failed(user, address);
         return { ok: false, code: 4, reason: 'Bad user name or password' };
     }

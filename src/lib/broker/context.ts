@@ -7,12 +7,16 @@ import type { ClientBindings } from './bindings';
 import type { BrokerLimits } from './limits';
 import type { ClientInternals } from './aedesAdapter';
 import type { LoginThrottle } from './loginThrottle';
+import type { PasswordCheck } from './passwords';
 import type { BrokerPolicy } from './policy';
 import type { ServerDelivery } from './serverDelivery';
 
 export interface BrokerAccount {
     user: string;
-    password: string;
+    /** A salted hash of the password (passwords.ts); what the node's settings keep. */
+    passwordHash?: string;
+    /** The password itself: flows saved before hashes, and accounts added from a flow. */
+    password?: string;
     system?: boolean;
     attributes?: Record<string, string>;
 }
@@ -36,6 +40,7 @@ export interface SecuredContext {
     live: Map<string, Set<ClientInternals>>;
     throttle: LoginThrottle;
     accounts: Map<string, BrokerAccount>;
+    passwords: PasswordCheck;
     mqSemantics: boolean;
     groupIds: string[];
 }
