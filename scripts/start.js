@@ -103,7 +103,8 @@ async function writeDemoCredentials(userDir, demo) {
     }
     const passwords = Object.fromEntries(DEMO_ACCOUNTS.map((a) => [a.user, a.password]));
     for (const n of demo) {
-        if (n.type === 'ims-broker') creds[n.id] = { ...creds[n.id], accounts: JSON.stringify(await brokerAccounts(creds[n.id]?.accounts)) };
+        if (n.type === 'ims-broker')
+            creds[n.id] = { ...creds[n.id], accounts: JSON.stringify(await brokerAccounts(creds[n.id]?.accounts)) };
         if (n.type === 'ims-config' && passwords[n.userId]) creds[n.id] = { password: passwords[n.userId] };
     }
     const iv = crypto.randomBytes(16);
