@@ -42,7 +42,9 @@ export = function register(RED: NodeAPI): void {
                 block: async ({ msg, session }) => {
                     await session.moments.block(await user(msg));
                 },
-                unblock: async ({ msg, session }) => session.moments.unblock(await user(msg)),
+                unblock: async ({ msg, session }) => {
+                    await session.moments.unblock(await user(msg));
+                },
                 list: async ({ session }) => listMessage(session, 'following', session.state.pick('following', 'blocked', 'blockedBy')),
             },
             'post',

@@ -149,6 +149,14 @@ forEachBroker((kind) => {
                 const error = new Promise((resolve) => helper.getNode('caught').once('input', resolve));
                 send('mC', { action: 'follow', topic: 'UserB' });
                 assert.match((await error).error.message, /UserB has blocked UserC/);
+
+                // B lifts the block: C is told, and may follow B again.
+                send('mB', { action: 'unblock', topic: 'UserC' });
+                const lifted = await mC.next((m) => m.ims.type === 'unsub');
+                assert.deepStrictEqual([lifted.topic, lifted.ims.data], ['UserB', { lifted: true }]);
+                await act('mC', { action: 'follow', topic: 'UserB' });
+                send('mB', { action: 'post', payload: 'after the unblock' });
+                await mC.next((m) => m.payload === 'after the unblock');
             });
         });
 

@@ -180,6 +180,21 @@ describe('secured embedded broker', function () {
         assert.strictEqual((await grants(carol, 'IMS/Bob'))[0], 1);
     });
 
+    it('lets the blocker, and only the blocker, lift a block with the lifted notice', async function () {
+        const bob = await as('Bob');
+        const carol = await as('Carol');
+        const lift = envelope({ type: 'unsub', data: { lifted: true } });
+        await bob.publishAsync('IMS/Carol/Inbox/Update/Bob/Unsub', envelope({ type: 'unsub' }), { qos: 1 });
+        assert.strictEqual((await grants(carol, 'IMS/Bob'))[0], 128, 'blocked');
+        // Carol cannot lift Bob's block: the notice would have to name Bob as its sender.
+        await carol.publishAsync('IMS/Carol/Inbox/Update/Bob/Unsub', lift, { qos: 1 });
+        await carol.publishAsync('IMS/Bob/Inbox/Update/Carol/Unsub', lift, { qos: 1 });
+        assert.strictEqual((await grants(carol, 'IMS/Bob'))[0], 128, 'still blocked');
+        await bob.publishAsync('IMS/Carol/Inbox/Update/Bob/Unsub', lift, { qos: 1 });
+        assert.strictEqual((await grants(carol, 'IMS/Bob'))[0], 1, 'lifted by Bob');
+        assert.strictEqual((await grants(carol, 'IMS/Bob/Presence'))[0], 1);
+    });
+
     it('drops the followed topic from an offline persistent session when its owner is blocked', async function () {
         const bob = await as('Bob');
         let carol = await login(url, 'Carol', { clean: false });

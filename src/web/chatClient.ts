@@ -292,8 +292,8 @@ export class ChatClient extends EventEmitter {
         await this.session.moments.block(user);
     }
 
-    unblock(user: string): void {
-        this.session.moments.unblock(user);
+    async unblock(user: string): Promise<void> {
+        await this.session.moments.unblock(user);
     }
 
     async follow(user: string): Promise<void> {
@@ -369,7 +369,7 @@ export class ChatClient extends EventEmitter {
                     this.notice({ key: 'invite', user: message.from, group: message.group });
                     break;
                 case 'unsub':
-                    this.notice({ key: 'blocked', user: message.from });
+                    if (message.data?.lifted !== true) this.notice({ key: 'blocked', user: message.from });
                     break;
                 case 'moment':
                     this.addMoment({ id: message.id, from: message.from, ts: message.ts, text: message.text ?? '' });

@@ -216,7 +216,13 @@ export class BrokerPolicy {
         switch (parsed.kind) {
             case 'unsub': {
                 const blocked = parsed.to as string;
-                if (blocked === id.user || !this.isAccount(blocked) || !this.facts.block(id.user, blocked)) return {};
+                if (blocked === id.user || !this.isAccount(blocked)) return {};
+                // The blocker lifts its own block with the same notice, marked `lifted`.
+                if (this.read(payload, parsed)?.data?.lifted === true) {
+                    this.facts.unblock(id.user, blocked);
+                    return {};
+                }
+                if (!this.facts.block(id.user, blocked)) return {};
                 return { unsubscribe: { user: blocked, topics: [this.codec.moments(id.user), this.codec.presence(id.user)] } };
             }
             case 'friend.request':

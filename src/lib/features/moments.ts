@@ -54,10 +54,15 @@ export class Moments {
         return this.s.publish(this.s.codec.unsub(user, this.s.userId), { type: 'unsub', to: user });
     }
 
-    /** Forgets a block locally; the seed's layout has no notice for it, so the other side is not told. */
-    unblock(user: string): void {
+    /**
+     * Lifts a block. The blocked user is told on the block notice's own topic, with `data.lifted`, and
+     * forgets it was blocked; a broker that enforces blocks learns from the same notice that they may
+     * follow again (only the blocker can send it: the topic's last level is the sender).
+     */
+    unblock(user: string): Promise<Envelope> {
         this.checkPeer(user);
         this.s.state.remove('blocked', user);
+        return this.s.publish(this.s.codec.unsub(user, this.s.userId), { type: 'unsub', to: user, data: { lifted: true } });
     }
 
     /** The topics to hold at login. */
@@ -67,6 +72,10 @@ export class Moments {
 
     /** False for a post that should not be delivered (from someone no longer followed). */
     async receive(message: ImsMessage): Promise<boolean> {
+        if (message.type === 'unsub' && message.data?.lifted === true) {
+            this.s.state.remove('blockedBy', message.from);
+            return true;
+        }
         if (message.type === 'unsub') {
             this.s.state.add('blockedBy', message.from);
             // A follow still waiting for its SUBACK is cancelled too.
