@@ -4,6 +4,9 @@
 // ims-config.html from /resources/<module>/.
 (function () {
     'use strict';
+    // Every IMS node's .html loads this script (so it is here before that node registers, whatever the
+    // order Node-RED loads them in); the first load defines ImsEditor, the others find it.
+    if (window.ImsEditor) return;
 
     /** The rules of an account: its profile and group prefix, read live from its dialog when it is open. */
     function rulesOf(account) {
@@ -269,7 +272,72 @@
         return JSON.stringify(accounts);
     }
 
+    /** Fills a node's action <select> with `actions` ('' is "from msg.action") in the editor's language, and selects the saved one. */
+    function actionSelect(node, type, actions) {
+        var select = $('#node-input-action').empty();
+        actions.forEach(function (action) {
+            select.append(
+                $('<option>')
+                    .val(action)
+                    .text(node._(type + '.action.' + (action || 'msg'))),
+            );
+        });
+        select.val(node.action || '');
+    }
+
+    /**
+     * Registers an IM node type (every IMS node but ims-config and ims-broker) with what they all share:
+     * the palette's IMS category, colour and icon, labels that name the account, the action and the
+     * target, the account setting, the action <select> (when `spec.actions` lists them) and typed peer
+     * fields checked with the runtime's ID rules. `spec`: version, actions, typed ([{field, kind, list}]:
+     * each needs a `node-input-<field>` row in the template), target (the field the label shows),
+     * defaults (the node's own settings) and oneditprepare (what else its dialog does).
+     */
+    function imNode(type, spec) {
+        var defaults = { name: { value: '' }, version: { value: spec.version }, account: { type: 'ims-config', required: true } };
+        if (spec.actions) defaults.action = { value: '' };
+        (spec.typed || []).forEach(function (t) {
+            defaults[t.field] = { value: '', validate: typedIdValidator(t.kind, t.field + 'Type', t.list === true) };
+            defaults[t.field + 'Type'] = { value: 'str' };
+        });
+        Object.keys(spec.defaults || {}).forEach(function (key) {
+            defaults[key] = spec.defaults[key];
+        });
+        RED.nodes.registerType(type, {
+            category: 'IMS',
+            color: '#3FADB5',
+            defaults: defaults,
+            inputs: 1,
+            outputs: 1,
+            icon: type + '.svg',
+            paletteLabel: function () {
+                return this._(type + '.paletteLabel');
+            },
+            inputLabels: function () {
+                return this._(type + '.inputLabel');
+            },
+            outputLabels: function () {
+                return this._(type + '.outputLabel');
+            },
+            label: function () {
+                return label(this, this._(type + '.paletteLabel'), spec.target);
+            },
+            labelStyle: function () {
+                return this.name ? 'node_label_italic' : '';
+            },
+            oneditprepare: function () {
+                if (spec.actions) actionSelect(this, type, spec.actions);
+                (spec.typed || []).forEach(function (t) {
+                    typedField(t.field);
+                });
+                if (spec.oneditprepare) spec.oneditprepare.call(this);
+            },
+        });
+    }
+
     window.ImsEditor = {
+        imNode: imNode,
+        actionSelect: actionSelect,
         accountsList: accountsList,
         accountsJson: accountsJson,
         contextStoreOptions: contextStoreOptions,
