@@ -41,7 +41,9 @@
 
     /** A `validate` for an ID of `kind`; blank is allowed unless `required`. Returns true or the problem. */
     function idValidator(kind, required) {
-        return function (value) {
+        // Two parameters: Node-RED takes a returned string for the reason only from a (value, opt) validator.
+        // eslint-disable-next-line no-unused-vars
+        return function (value, opt) {
             if ((value === undefined || value === null || value === '') && !required) return true;
             if (!window.ImsRules) return true; // the rules are still loading: the runtime checks again
             var account = this && this.type === 'ims-config' ? this : accountOf(this || {});
