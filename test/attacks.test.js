@@ -12,16 +12,9 @@ const mqttPacket = require('mqtt-packet');
 const { EmbeddedBroker } = require('../nodes/lib/broker');
 const { BrokerProcess } = require('./helpers/broker-process');
 const { RedisUnderTest } = require('./helpers/redis');
-const { connectAs, grants, nextOn, refusedCode, envelope } = require('./helpers/mqtt-clients');
+const { ACCOUNTS, PASSWORD, connectAs, grants, nextOn, refusedCode, envelope, rawLogin } = require('./helpers/mqtt-clients');
 const { until } = require('./helpers/wait');
 
-const ACCOUNTS = [
-    { user: 'Alice', password: 'alice-pass', attributes: { region: 'Hangzhou' } },
-    { user: 'Bob', password: 'bob-pass', attributes: { region: 'Beijing' } },
-    { user: 'Carol', password: 'carol-pass', attributes: { region: 'Beijing' } },
-    { user: 'Ops', password: 'ops-pass', system: true },
-];
-const PASSWORD = Object.fromEntries(ACCOUNTS.map((a) => [a.user, a.password]));
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ims-attack-'));
 
 // Every attack runs on one broker and on a cluster of two instances sharing a real redis-server, where
@@ -303,7 +296,7 @@ for (const mode of ['single', 'cluster'])
             it('is disconnected, and others keep chatting in the meantime', async function () {
                 await start();
                 // A raw socket of Alice's that subscribes her moments, then never reads again.
-                const slow = await rawConnect(broker.port, {
+                const slow = await rawLogin(broker.port, {
                     clientId: 'GID_IMS@@@Alice_slow',
                     username: 'Alice',
                     password: PASSWORD.Alice,
@@ -367,7 +360,7 @@ for (const mode of ['single', 'cluster'])
 
             it('closes a logged-in connection holding a partial 255 MiB PUBLISH open', async function () {
                 await start();
-                const socket = await rawConnect(broker.port, {
+                const socket = await rawLogin(broker.port, {
                     clientId: 'GID_IMS@@@Alice_raw',
                     username: 'Alice',
                     password: PASSWORD.Alice,
@@ -659,30 +652,6 @@ for (const mode of ['single', 'cluster'])
     });
 
 /** A raw MQTT connection that logs in and then does only what the test writes. */
-function rawConnect(port, { clientId, username, password, keepalive = 60 }) {
-    return new Promise((resolve, reject) => {
-        const socket = net.connect(port, '127.0.0.1');
-        socket.once('error', reject);
-        socket.once('connect', () => {
-            socket.write(
-                mqttPacket.generate({
-                    cmd: 'connect',
-                    protocolId: 'MQTT',
-                    protocolVersion: 4,
-                    clean: true,
-                    clientId,
-                    username,
-                    password: Buffer.from(password),
-                    keepalive,
-                }),
-            );
-        });
-        socket.once('data', (data) =>
-            data[0] === 0x20 && data[3] === 0 ? resolve(socket) : reject(new Error(`CONNACK ${data.toString('hex')}`)),
-        );
-    });
-}
-
 /** Sends a fixed header declaring 255 MiB (CONNECT or PUBLISH), then streams body bytes until closed. */
 function hugePacketAttack(port, firstByte, existing) {
     return new Promise((resolve) => {

@@ -13,18 +13,10 @@ const os = require('os');
 const path = require('path');
 const v8 = require('v8');
 const vm = require('vm');
-const mqttPacket = require('mqtt-packet');
 const { EmbeddedBroker } = require('../nodes/lib/broker');
-const { connectAs, grants, nextOn, envelope } = require('./helpers/mqtt-clients');
+const { ACCOUNTS, PASSWORD, connectAs, grants, nextOn, envelope, rawLogin, rawConnack } = require('./helpers/mqtt-clients');
 const { until } = require('./helpers/wait');
 
-const ACCOUNTS = [
-    { user: 'Alice', password: 'alice-pass', attributes: { region: 'Hangzhou' } },
-    { user: 'Bob', password: 'bob-pass', attributes: { region: 'Beijing' } },
-    { user: 'Carol', password: 'carol-pass', attributes: { region: 'Beijing' } },
-    { user: 'Ops', password: 'ops-pass', system: true },
-];
-const PASSWORD = Object.fromEntries(ACCOUNTS.map((a) => [a.user, a.password]));
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ims-redteam-'));
 
 // A full GC before each memory reading, so buffers freed by earlier tests do not hide what is held now.
@@ -61,65 +53,6 @@ function queuedFor(broker, clientId) {
         stream.on('data', (packet) => topics.push(packet.topic));
         stream.on('end', () => resolve(topics));
         stream.on('error', reject);
-    });
-}
-
-/** A raw MQTT connection that logs in (clean session, keepalive 0) and then does only what the test writes. */
-function rawLogin(port, { clientId, username, password }) {
-    return new Promise((resolve, reject) => {
-        const socket = net.connect(port, '127.0.0.1');
-        socket.once('error', reject);
-        socket.once('connect', () =>
-            socket.write(
-                mqttPacket.generate({
-                    cmd: 'connect',
-                    protocolId: 'MQTT',
-                    protocolVersion: 4,
-                    clean: true,
-                    clientId,
-                    username,
-                    password: Buffer.from(password),
-                    keepalive: 0,
-                }),
-            ),
-        );
-        socket.once('data', (data) =>
-            data[0] === 0x20 && data[3] === 0 ? resolve(socket) : reject(new Error(`CONNACK ${data.toString('hex')}`)),
-        );
-    });
-}
-
-/** A raw CONNECT from `localAddress` (any 127.x address is a different address to the broker); resolves with the CONNACK code. */
-function connackFrom(port, localAddress, { clientId, username, password }) {
-    return new Promise((resolve, reject) => {
-        const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-        const timer = setTimeout(() => {
-            socket.destroy();
-            reject(new Error('no CONNACK within 5 s'));
-        }, 5000);
-        socket.once('error', (error) => {
-            clearTimeout(timer);
-            reject(error);
-        });
-        socket.once('connect', () =>
-            socket.write(
-                mqttPacket.generate({
-                    cmd: 'connect',
-                    protocolId: 'MQTT',
-                    protocolVersion: 4,
-                    clean: true,
-                    clientId,
-                    username,
-                    password: Buffer.from(password),
-                    keepalive: 0,
-                }),
-            ),
-        );
-        socket.once('data', (data) => {
-            clearTimeout(timer);
-            socket.destroy();
-            resolve(data[3]);
-        });
     });
 }
 
@@ -380,9 +313,12 @@ describe('red team: attacks on the hardened secured broker', function () {
             const body = Buffer.alloc(1000 * 1000, 0x41);
             let refusedLogins = 0;
             for (let i = 0; i < 100; i++) {
-                const socket = await rawLogin(broker.port, { clientId: '', username: 'Alice', password: PASSWORD.Alice }).catch(
-                    () => undefined,
-                );
+                const socket = await rawLogin(broker.port, {
+                    clientId: '',
+                    username: 'Alice',
+                    password: PASSWORD.Alice,
+                    keepalive: 0,
+                }).catch(() => undefined);
                 if (!socket) {
                     refusedLogins++; // connectionsPerUser: the rest of the attempts
                     continue;
@@ -430,18 +366,18 @@ describe('red team: attacks on the hardened secured broker', function () {
             await start();
             const bobId = 'GID_IMS@@@Bob_phone';
             const bob = { clientId: bobId, username: 'Bob', password: PASSWORD.Bob };
-            assert.strictEqual(await connackFrom(broker.port, '127.0.0.1', bob), 0, 'Bob logs in before the attack');
+            assert.strictEqual(await rawConnack(broker.port, '127.0.0.1', bob), 0, 'Bob logs in before the attack');
             // Ten wrong guesses from two other addresses (five each: the per-address allowance).
             for (const address of ['127.0.0.2', '127.0.0.3']) {
                 for (let i = 0; i < 5; i++) {
-                    const code = await connackFrom(broker.port, address, { clientId: '', username: 'Bob', password: `guess${i}` });
+                    const code = await rawConnack(broker.port, address, { clientId: '', username: 'Bob', password: `guess${i}` });
                     assert.strictEqual(code, 4);
                 }
             }
             // The owner, from the address that never failed, with the right password and its own device:
             // refused with CONNACK 5 without its password being checked. One attacking address can keep
             // this going with about one guess a minute (both back-offs top out at 60 s).
-            assert.strictEqual(await connackFrom(broker.port, '127.0.0.1', bob), 0, "Bob is locked out by someone else's guesses");
+            assert.strictEqual(await rawConnack(broker.port, '127.0.0.1', bob), 0, "Bob is locked out by someone else's guesses");
         });
     });
     describe('R8. no quota on what one user makes the broker store', function () {
