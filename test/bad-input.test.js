@@ -6,10 +6,9 @@
 const assert = require('assert');
 const mqtt = require('mqtt');
 const { forEachBroker } = require('./helpers/brokers');
-const { helper, load, unloadAll } = require('./helpers/red');
+const { helper, load, unloadAll, waitForStatus } = require('./helpers/red');
 const { accounts, imNode, send, record, allConnected, catchNode } = require('./helpers/flows');
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { recorder, when } = require('./helpers/wait');
 
 forEachBroker((kind) => {
     describe('bad input', function () {
@@ -30,26 +29,9 @@ forEachBroker((kind) => {
             await allConnected(['A', 'B'].filter((u) => nodes.some((n) => n.account === `cfg${u}`)));
         }
 
+        /** Errors reaching the flow's Catch node, waited for as they arrive. */
         function errors() {
-            const seen = [];
-            let taken = 0;
-            helper.getNode('caught').on('input', (msg) => seen.push(msg));
-            return {
-                seen,
-                async until(pred, ms = 8000) {
-                    const deadline = Date.now() + ms;
-                    while (!seen.some(pred) && Date.now() < deadline) await sleep(10);
-                    const found = seen.find(pred);
-                    if (!found) throw new Error(`no matching error reached the Catch node; saw ${seen.map((m) => m.error.message)}`);
-                    return found;
-                },
-                async next(ms = 5000) {
-                    const deadline = Date.now() + ms;
-                    while (seen.length <= taken && Date.now() < deadline) await sleep(10);
-                    if (seen.length <= taken) throw new Error('no error reached the Catch node');
-                    return seen[taken++];
-                },
-            };
+            return recorder(helper.getNode('caught'), 'input', { show: (seen) => JSON.stringify(seen.map((m) => m.error.message)) });
         }
 
         it('refuses invalid IDs before publishing, with a red status', async function () {
@@ -146,7 +128,7 @@ forEachBroker((kind) => {
             for (let i = 1; i <= 29; i++) send('mA', { action: 'follow', topic: `User${i}` });
             const session = helper.getNode('cfgA').account.session;
             // A follow is recorded on its SUBACK: wait for all 29.
-            for (let i = 0; i < 300 && session.state.list('following').length < 29; i++) await sleep(10);
+            await when(session.state, 'change', () => session.state.list('following').length === 29, 5000, '29 follows recorded');
             send('mA', { action: 'list' });
             assert.strictEqual((await mA.next((m) => m.ims.type === 'following')).payload.following.length, 29);
             assert.strictEqual(session.connection.subscriptions.size, 30);
@@ -159,9 +141,10 @@ forEachBroker((kind) => {
             await start([...imNode('ims-chat', 'chatA', 'A'), ...imNode('ims-chat', 'chatB', 'B')]);
             const chatB = record('chatB');
             const errs = errors();
+            const down = waitForStatus(helper.getNode('chatA'), (status) => status.fill !== 'green', 10000);
             await raw.endAsync();
             await broker.stop();
-            await sleep(300);
+            await down; // the account saw the broker go
             send('chatA', { topic: 'UserB', payload: 'while down' });
             const err = await errs.until((m) => m.payload === 'while down');
             assert.match(err.error.message, /Not connected to mqtt:\/\/127.0.0.1:\d+: .*ECONNREFUSED/);

@@ -11,23 +11,11 @@ const path = require('path');
 const { forEachBroker, AedesUnderTest, NatsUnderTest, NATS, MOSQUITTO, MosquittoUnderTest } = require('./helpers/brokers');
 const { helper, load, unloadAll, waitForStatus } = require('./helpers/red');
 const { accounts, imNode, send, act, record, allConnected, catchNode } = require('./helpers/flows');
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { recorder, sleep } = require('./helpers/wait');
 
 /** Errors reaching the flow's Catch node; `until(pred)` waits for one that matches. */
 function caughtErrors() {
-    const seen = [];
-    helper.getNode('caught').on('input', (msg) => seen.push(msg));
-    return {
-        seen,
-        async until(pred, ms = 8000) {
-            const deadline = Date.now() + ms;
-            while (!seen.some(pred) && Date.now() < deadline) await sleep(10);
-            const found = seen.find(pred);
-            if (!found) throw new Error(`no matching error reached the Catch node; saw ${JSON.stringify(seen.map((m) => m.payload))}`);
-            return found;
-        },
-    };
+    return recorder(helper.getNode('caught'), 'input', { show: (seen) => JSON.stringify(seen.map((m) => m.payload)) });
 }
 
 forEachBroker((kind) => {
@@ -96,11 +84,10 @@ forEachBroker((kind) => {
                 await allConnected(['A', 'B']);
                 const sessionA = helper.getNode('cfgA').account.session;
                 const watcher = await mqtt.connectAsync(broker.url, { clientId: 'GID_IMS@@@watcher', reconnectPeriod: 0 });
-                const presence = [];
-                watcher.on('message', (topic, payload) => presence.push(JSON.parse(payload.toString()).data.status));
+                const statuses = recorder(watcher, 'message', { map: (topic, payload) => JSON.parse(payload.toString()).data.status });
+                const presence = statuses.seen;
                 await watcher.subscribeAsync('IMS/UserA/Presence', { qos: 1 });
-                const deadline = Date.now() + 3000;
-                while (!presence.includes('online') && Date.now() < deadline) await sleep(20);
+                await statuses.until((status) => status === 'online', 3000);
                 assert.deepStrictEqual(presence, ['online'], 'the retained status');
 
                 // A "modified nodes" deploy that changes only ims-chat: Node-RED closes it with removed = false.
@@ -110,7 +97,9 @@ forEachBroker((kind) => {
                     [tab, ...changed.map((n, i) => (n.type === 'ims-config' ? n : { x: 100, y: 40 * (i + 1), ...n, z: 'tab1' }))],
                     'nodes',
                 );
-                await sleep(1500); // longer than the account's grace for a node to come back
+                // Proving a negative (no offline/online flap), bounded: longer than the account's grace for a
+                // node to come back, after the redeploy finished and the retained status arrived.
+                await sleep(1500);
                 assert.strictEqual(helper.getNode('chatA').name, 'renamed', 'the node was redeployed');
                 assert.strictEqual(helper.getNode('cfgA').account.session, sessionA, 'same account');
                 assert.ok(sessionA.connection.connected, 'still connected');
@@ -131,6 +120,8 @@ forEachBroker((kind) => {
                 send('gA', { action: 'leave', topic: 'GroupLeave' });
                 send('gB', { action: 'say', topic: 'GroupLeave', payload: 'after the leave' });
                 await act('gB', { action: 'say', topic: 'GroupLeave', payload: 'marker' });
+                // Proving a negative, bounded: B's publishes are acknowledged by the broker; nothing of
+                // them may reach A in the next moment either.
                 await sleep(300);
                 assert.ok(!gA.texts().includes('after the leave'));
                 assert.ok(!gA.texts().includes('marker'));
@@ -150,12 +141,12 @@ forEachBroker((kind) => {
                 await start([...imNode('ims-chat', 'chatA', 'A')]);
                 const chatA = record('chatA');
                 const cfgA = helper.getNode('cfgA');
-                const warnings = [];
-                cfgA.on('call:warn', (call) => warnings.push(call.args[0]));
+                const warned = recorder(cfgA, 'call:warn', { map: (call) => call.args[0] });
+                const warnings = warned.seen;
                 // What NATS or RabbitMQ delivered to a user named `*` before IDs refused it: someone else's inbox.
                 const body = Buffer.from(JSON.stringify({ v: 1, id: 'x1', type: 'chat', from: 'UserC', text: 'for B only' }));
                 cfgA.account.session.connection.emit('message', 'IMS/UserB/Inbox/Chat/UserC', body, { qos: 1, dup: false });
-                await sleep(50);
+                await warned.next(); // the message was handled: ignored, with this warning
                 assert.strictEqual(chatA.seen.length, 0);
                 assert.match(
                     warnings.join('\n'),
@@ -171,8 +162,10 @@ forEachBroker((kind) => {
                 connection.emit('message', 'IMS/UserA/Inbox/Chat/UserB', payload, { qos: 1, dup: false });
                 connection.emit('message', 'IMS/UserA/Inbox/Chat/UserB', payload, { qos: 1, dup: true }); // the redelivery
                 connection.emit('message', 'IMS/UserA/Inbox/Chat/UserB', payload, { qos: 1, dup: false }); // said again
-                await sleep(50);
-                assert.deepStrictEqual(chatA.texts(), ['plain hello', 'plain hello']);
+                // Handled in order: once a marker sent after them is out, all three were handled.
+                connection.emit('message', 'IMS/UserA/Inbox/Chat/UserB', Buffer.from('marker'), { qos: 1, dup: false });
+                await chatA.next((m) => m.payload === 'marker');
+                assert.deepStrictEqual(chatA.texts(), ['plain hello', 'plain hello', 'marker']);
             });
         });
 
