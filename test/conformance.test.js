@@ -6,7 +6,7 @@ const assert = require('assert');
 const mqtt = require('mqtt');
 const { EmbeddedBroker, topicMatches } = require('../nodes/lib/broker');
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { recorder } = require('./helpers/wait');
 
 describe('MQTT 3.1.1 conformance of the embedded broker', function () {
     let broker;
@@ -68,15 +68,16 @@ describe('MQTT 3.1.1 conformance of the embedded broker', function () {
             const sub = await mqtt.connectAsync(url, { clientId: `s${Math.random()}`, reconnectPeriod: 0 });
             const pub = await mqtt.connectAsync(url, { clientId: `p${Math.random()}`, reconnectPeriod: 0 });
             try {
-                const got = [];
-                sub.on('message', (topic, payload, packet) => got.push(packet.qos));
+                const messages = recorder(sub, 'message', { map: (topic, payload, packet) => [payload.toString(), packet.qos] });
                 for (const [filter, qos] of subs) await sub.subscribeAsync(filter, { qos });
                 await pub.publishAsync('IMS/A/Inbox/Chat/B', 'x', { qos: published });
                 await pub.publishAsync('IMS/A/Inbox/Chat/B', 'marker', { qos: published });
-                const deadline = Date.now() + 3000;
-                while (got.length < 2 && Date.now() < deadline) await sleep(10);
-                await sleep(100);
-                assert.deepStrictEqual(got, [expected, expected]);
+                // Copies arrive in order: once a copy of the marker is in, every copy of "x" is too.
+                await messages.until(([text]) => text === 'marker', 3000);
+                assert.deepStrictEqual(
+                    messages.seen.filter(([text]) => text === 'x').map(([, qos]) => qos),
+                    [expected],
+                );
             } finally {
                 await Promise.all([sub.endAsync(), pub.endAsync()]);
             }
@@ -87,18 +88,17 @@ describe('MQTT 3.1.1 conformance of the embedded broker', function () {
         const sub = await mqtt.connectAsync(url, { clientId: `s${Math.random()}`, reconnectPeriod: 0 });
         const pub = await mqtt.connectAsync(url, { clientId: `p${Math.random()}`, reconnectPeriod: 0 });
         try {
-            const got = [];
-            sub.on('message', (topic, payload, packet) => got.push([payload.toString(), packet.qos]));
+            const messages = recorder(sub, 'message', { map: (topic, payload, packet) => [payload.toString(), packet.qos] });
+            const got = messages.seen;
             await sub.subscribeAsync('IMS/A/Inbox/#', { qos: 0 });
             await pub.publishAsync('IMS/A/Inbox/Chat/B', 'first', { qos: 1 });
-            const deadline = Date.now() + 3000;
-            while (got.length < 1 && Date.now() < deadline) await sleep(10);
+            await messages.next(3000);
             await sub.subscribeAsync('IMS/A/Inbox/Chat/+', { qos: 1 });
             await pub.publishAsync('IMS/A/Inbox/Chat/B', 'second', { qos: 1 });
-            while (got.length < 2 && Date.now() < deadline + 3000) await sleep(10);
+            await messages.next(3000);
             await sub.unsubscribeAsync('IMS/A/Inbox/Chat/+');
             await pub.publishAsync('IMS/A/Inbox/Chat/B', 'third', { qos: 1 });
-            while (got.length < 3 && Date.now() < deadline + 6000) await sleep(10);
+            await messages.next(3000);
             assert.deepStrictEqual(got, [
                 ['first', 0],
                 ['second', 1],

@@ -18,7 +18,7 @@ const files = fs
     .filter((f) => f.endsWith('.json'))
     .sort();
 const read = (file) => JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8'));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { when } = require('./helpers/wait');
 
 /** The example as the test runs it: accounts on `url`, any ims-broker on `brokerPort`, debug nodes as helpers. */
 function prepare(flow, url, brokerPort) {
@@ -43,11 +43,9 @@ async function loadExample(file, url, brokerPort) {
     return debug;
 }
 
-/** Polls `check` (a state the broker's answer makes true: a follow is recorded on its SUBACK) for up to `ms`. */
-async function until(check, ms = 5000) {
-    const deadline = Date.now() + ms;
-    while (!check() && Date.now() < deadline) await sleep(20);
-    assert.ok(check(), `not true within ${ms} ms: ${check}`);
+/** Waits for `check` on the account state of `session`, which the broker's answer changes (a follow is recorded on its SUBACK). */
+function stateSays(session, check, ms = 5000) {
+    return when(session.state, 'change', check, ms);
 }
 
 const sessionOf = (configId) => helper.getNode(configId).account.session;
@@ -102,10 +100,10 @@ describe('examples', function () {
                 click('ims-ex2-fa');
                 click('ims-ex2-fc');
                 // A post reaches followers whose SUBACK came back; MQTT promises no order across connections.
-                await until(
-                    () =>
-                        sessionOf('ims-ex2-alice').state.has('following', 'Bob2') &&
-                        sessionOf('ims-ex2-carol').state.has('following', 'Bob2'),
+                await Promise.all(
+                    ['ims-ex2-alice', 'ims-ex2-carol'].map((id) =>
+                        stateSays(sessionOf(id), () => sessionOf(id).state.has('following', 'Bob2')),
+                    ),
                 );
                 click('ims-ex2-post');
                 await Promise.all([d['ims-ex2-dbg-a'].next(), d['ims-ex2-dbg-c'].next()]);
@@ -123,7 +121,7 @@ describe('examples', function () {
             it('03 group chat: Bob and Carol join Group123 and hear each other', async function () {
                 const d = await loadExample('03-group-chat.json', broker.url);
                 click('ims-ex3-create');
-                await until(() => sessionOf('ims-ex3-alice').state.has('groups', 'Group123'));
+                await stateSays(sessionOf('ims-ex3-alice'), () => sessionOf('ims-ex3-alice').state.has('groups', 'Group123'));
                 click('ims-ex3-invite');
                 await d['ims-ex3-dbg-a'].next((m) => m.ims.type === 'group.join' && m.ims.from === 'Bob3');
                 await d['ims-ex3-dbg-a'].next((m) => m.ims.type === 'group.join' && m.ims.from === 'Carol3');
@@ -138,7 +136,7 @@ describe('examples', function () {
                 const d = await loadExample('04-greetings.json', broker.url);
                 const alice = helper.getNode('ims-ex4-alice').account.session;
                 click('ims-ex4-friends');
-                await until(() => alice.state.list('friends').length === 2);
+                await stateSays(alice, () => alice.state.list('friends').length === 2);
                 assert.deepStrictEqual(alice.state.list('friends'), ['Bob4', 'Carol4']);
                 click('ims-ex4-greet');
                 assert.deepStrictEqual((await d['ims-ex4-dbg-report'].next()).payload, {
@@ -180,16 +178,10 @@ describe('examples', function () {
         let client;
         let inbox;
         async function expectInbox(pred, ms = 5000) {
-            const deadline = Date.now() + ms;
-            for (;;) {
-                const found = inbox.find(pred);
-                if (found) {
-                    inbox.splice(inbox.indexOf(found), 1);
-                    return found;
-                }
-                if (Date.now() > deadline) throw new Error(`nothing matching in UserA's inbox: ${JSON.stringify(inbox)}`);
-                await sleep(20);
-            }
+            await when(client, 'message', () => inbox.some(pred), ms, `a match in UserA's inbox (${JSON.stringify(inbox)})`);
+            const found = inbox.find(pred);
+            inbox.splice(inbox.indexOf(found), 1);
+            return found;
         }
 
         before(async function () {
@@ -222,7 +214,7 @@ describe('examples', function () {
             const resp = await expectInbox((m) => m.topic === 'IMS/UserA/Inbox/Add/GFResp/Bot');
             assert.strictEqual(resp.body.data.accepted, true);
             const bot = helper.getNode('ims-demo-bot-account').account.session;
-            for (let i = 0; i < 50 && !bot.state.has('following', 'UserA'); i++) await sleep(20);
+            await stateSays(bot, () => bot.state.has('following', 'UserA'), 1000);
             assert.deepStrictEqual([bot.state.list('friends'), bot.state.list('following')], [['UserA'], ['UserA']]);
         });
 
@@ -275,7 +267,7 @@ describe('examples', function () {
         it('unfollows a user whose block notice it receives', async function () {
             await client.publishAsync('IMS/Bot/Inbox/Update/UserA/Unsub', '', { qos: 1 });
             const bot = helper.getNode('ims-demo-bot-account').account.session;
-            for (let i = 0; i < 50 && bot.state.has('following', 'UserA'); i++) await sleep(20);
+            await stateSays(bot, () => !bot.state.has('following', 'UserA'), 1000);
             assert.deepStrictEqual(bot.state.list('following'), []);
             assert.deepStrictEqual(bot.state.list('blockedBy'), ['UserA']);
         });
