@@ -82,6 +82,7 @@ const haveMosquittoPasswd = (() => {
         ]);
         await carol.publishAsync('IMS/Bob/Inbox/Chat/Carol', 'really Carol', { qos: 1 });
         assert.ok(await until(() => bob.received.length >= 1));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(200);
         assert.deepStrictEqual(bob.received, [['IMS/Bob/Inbox/Chat/Carol', 'really Carol']]);
         assert.ok(!alice.received.some(([t]) => t.startsWith('IMS/Bob/Inbox')), JSON.stringify(alice.received));
@@ -98,6 +99,7 @@ const haveMosquittoPasswd = (() => {
         await alice.publishAsync('IMS/Alice', 'a moment', { qos: 1 });
         await alice.publishAsync('IMS/Group1/Alice', 'in the group', { qos: 1 });
         assert.ok(await until(() => carol.received.length >= 3));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(200);
         assert.deepStrictEqual(carol.received.map(([, p]) => p).sort(), ['a moment', 'from the system', 'in the group']);
     });

@@ -3,7 +3,7 @@
 // presence, and a block the broker learned all survive a restart of the broker; no message is lost.
 
 const assert = require('assert');
-const { sleep, until } = require('./helpers/wait');
+const { until } = require('./helpers/wait');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -78,8 +78,10 @@ describe('embedded broker on disk', function () {
             qos: 1,
             retain: true,
         });
+        await carol.subscribeAsync('IMS/Carol/Inbox/#', { qos: 1 });
         await alice.publishAsync('IMS/Carol/Inbox/Update/Alice/Unsub', JSON.stringify({ v: 1, id: 'u1', type: 'unsub' }), { qos: 1 });
-        await sleep(100);
+        // The broker learns the block as it routes the notice: once Carol has it, the block is known.
+        assert.ok(await until(() => carol.received.some(([t]) => t.endsWith('/Unsub'))), 'Carol is told');
         await Promise.all([alice.endAsync(), carol.endAsync()]);
         await broker.close();
         await start();

@@ -122,6 +122,7 @@ forEachBroker((kind) => {
                 await act('mA', { action: 'unfollow', topic: 'UserB' });
                 send('mB', { action: 'post', payload: 'second post' });
                 await mC.next((m) => m.payload === 'second post');
+                // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
                 await sleep(200);
                 assert.deepStrictEqual(mA.texts(), ['sunset at the lake'], 'A unfollowed B');
             });
@@ -143,6 +144,7 @@ forEachBroker((kind) => {
 
                 send('mB', { action: 'post', payload: 'after the block' });
                 await mA.next((m) => m.payload === 'after the block');
+                // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
                 await sleep(200);
                 assert.ok(!mC.texts().includes('after the block'));
 
@@ -198,6 +200,7 @@ forEachBroker((kind) => {
                 await gA.next((m) => m.ims.type === 'group.leave' && m.ims.from === 'UserC');
                 send('gB', { action: 'say', topic: 'Group123', payload: 'bye C' });
                 await gA.next((m) => m.payload === 'bye C');
+                // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
                 await sleep(200);
                 assert.ok(!gC.texts().includes('bye C'), 'C left');
                 send('gC', { action: 'list' });
@@ -272,6 +275,7 @@ forEachBroker((kind) => {
                     );
                 send('bA', { action: 'push', topic: 'Hangzhou', payload: '新年快乐, 杭州!' });
                 assert.strictEqual((await bB.next()).payload, '新年快乐, 杭州!');
+                // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
                 await sleep(200);
                 assert.strictEqual(bC.seen.length, 1, "Hangzhou's push did not reach Beijing");
 
@@ -280,6 +284,7 @@ forEachBroker((kind) => {
                 assert.strictEqual((await bC.next((m) => m.payload === 'second')).ims.topic, 'IMS/System/Hangzhou');
                 send('bB', { action: 'push', topic: 'Beijing', payload: 'only A now' });
                 await bA.next((m) => m.payload === 'only A now');
+                // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
                 await sleep(200);
                 assert.ok(!bC.texts().includes('only A now'), 'C left Beijing');
             });

@@ -64,6 +64,7 @@ describe('secured embedded broker', function () {
         await alice.publishAsync('IMS/Bob/Inbox/Add/GFReq/Carol', 'befriend me', { qos: 1 });
         await alice.publishAsync('IMS/Bob/Inbox/Chat/Alice', 'it is Alice', { qos: 1 });
         assert.ok(await until(() => bob.received.length >= 1));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(100);
         assert.deepStrictEqual(bob.received, [['IMS/Bob/Inbox/Chat/Alice', 'it is Alice']]);
         assert.ok(alice.connected, 'the spoofing client is still connected (MQTT 3.1.1: acknowledged, not delivered)');
@@ -88,6 +89,7 @@ describe('secured embedded broker', function () {
         await alice.publishAsync('IMS/Alice', 'my own moment', { qos: 1 });
         await ops.publishAsync('IMS/System/Beijing', 'new year', { qos: 1 });
         assert.ok(await until(() => carol.received.length >= 2));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(100);
         assert.deepStrictEqual(carol.received.sort(), [
             ['IMS/Alice', 'my own moment'],
@@ -134,6 +136,7 @@ describe('secured embedded broker', function () {
         await bob.publishAsync('IMS/Carol/Inbox/Chat/Bob', 'for Carol only', { qos: 1 });
         await bob.publishAsync('IMS/Alice/Inbox/Chat/Bob', 'for Alice', { qos: 1 });
         assert.ok(await until(() => alice.received.length >= 1));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(100);
         assert.deepStrictEqual(
             alice.received.map(([t]) => t),
@@ -157,6 +160,7 @@ describe('secured embedded broker', function () {
         await bob.publishAsync('IMS/Group1/Alice', 'I am Alice', { qos: 1 });
         await bob.publishAsync('IMS/Group1/Bob', 'hello group', { qos: 1 });
         assert.ok(await until(() => alice.received.length >= 1));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(100);
         assert.deepStrictEqual(alice.received, [['IMS/Group1/Bob', 'hello group']]);
     });
@@ -172,6 +176,7 @@ describe('secured embedded broker', function () {
         // Carol's client does nothing about it; the broker has removed her subscription anyway.
         await bob.publishAsync('IMS/Bob', 'after the block', { qos: 1 });
         assert.ok(await until(() => alice.received.length >= 1));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(150);
         assert.ok(!carol.received.some(([t]) => t === 'IMS/Bob'), "Carol no longer gets Bob's moments");
         assert.strictEqual((await grants(carol, 'IMS/Bob'))[0], 128, 'and cannot follow again');
@@ -203,6 +208,7 @@ describe('secured embedded broker', function () {
         await bob.publishAsync('IMS/Carol/Inbox/Update/Bob/Unsub', envelope({ type: 'unsub' }), { qos: 1 });
         await bob.publishAsync('IMS/Bob', 'while Carol was away', { qos: 1 });
         carol = await as('Carol', { clean: false });
+        // Proving a negative, bounded: the reconnected session would get what was queued for it at once.
         await sleep(300);
         assert.ok(!carol.received.some(([t]) => t === 'IMS/Bob'), JSON.stringify(carol.received));
     });
@@ -214,6 +220,7 @@ describe('secured embedded broker', function () {
         await alice.publishAsync('IMS/p2p/GID_IMS@@@Bob_dev', envelope({ type: 'chat', from: 'Carol', text: 'x' }), { qos: 1 });
         await alice.publishAsync('IMS/p2p/GID_IMS@@@Bob_dev', envelope({ type: 'chat', from: 'Alice', text: 'hi Bob' }), { qos: 1 });
         assert.ok(await until(() => bob.received.length >= 1));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(100);
         assert.strictEqual(bob.received.length, 1);
         assert.strictEqual(JSON.parse(bob.received[0][1]).from, 'Alice');
@@ -275,6 +282,7 @@ describe('secured embedded broker', function () {
                 '-W',
                 '2',
             ]);
+            // mosquitto_sub says nothing when its SUBACK comes: give it a moment (bounded) to subscribe.
             await sleep(300);
             await run('mosquitto_pub', [
                 '-h',
@@ -374,6 +382,7 @@ describe('virtual groups and attribute push', function () {
         }
         // Only the sender itself may greet through P/<sender>/Greet/...
         await bob.publishAsync('IMS/Alice/Greet/team', envelope({ type: 'greeting', text: 'forged' }), { qos: 1 });
+        // Proving a negative, bounded: the forged greeting was acknowledged (QoS 1) and must reach nobody.
         await sleep(150);
         assert.strictEqual(carol.received.length, 1);
     });
@@ -385,6 +394,7 @@ describe('virtual groups and attribute push', function () {
         clients.push(ops, bob, carol);
         await ops.publishAsync('IMS/System/Beijing', envelope({ type: 'system', from: 'Ops', text: 'Beijing only' }), { qos: 1 });
         assert.ok(await until(() => carol.received.length >= 1), 'Carol (region Beijing) gets it without subscribing');
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(150);
         assert.strictEqual(JSON.parse(carol.received[0][1]).text, 'Beijing only');
         assert.strictEqual(bob.received.length, 0, 'Bob has no such attribute');
@@ -392,6 +402,7 @@ describe('virtual groups and attribute push', function () {
         await carol.subscribeAsync('IMS/System/Beijing', { qos: 1 });
         await ops.publishAsync('IMS/System/Beijing', envelope({ type: 'system', from: 'Ops', text: 'again' }), { qos: 1 });
         assert.ok(await until(() => carol.received.length >= 2));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(150);
         assert.strictEqual(carol.received.length, 2);
     });
@@ -426,6 +437,7 @@ describe('embedded broker with cloud MQ semantics', function () {
             qos: 1,
         });
         assert.ok(await until(() => bob.received.length >= 1));
+        // Proving a negative, bounded, after the positive round trip above: nothing else arrives late.
         await sleep(100);
         assert.strictEqual(bob.received.length, 1);
         assert.strictEqual(JSON.parse(bob.received[0][1]).text, 'p2p without subscribing');
