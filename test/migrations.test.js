@@ -87,17 +87,17 @@ describe('node configuration versions and migrations', function () {
         }
     });
 
-    describe('a version 1 account with the virtual groups box, run by the runtime', function () {
+    describe('older settings, run by the runtime', function () {
         let broker;
         before(async function () {
             broker = await new AedesUnderTest().start();
         });
+        afterEach(() => unloadAll());
         after(async function () {
-            await unloadAll();
             await broker.stop();
         });
 
-        it('connects, and learns what the broker offers from $IMS/capabilities whatever the box said', async function () {
+        it('a version 1 account with the virtual groups box connects, and learns what the broker offers from $IMS/capabilities whatever the box said', async function () {
             const flow = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'flows-v1', '01-friends-and-chat.json'), 'utf8'))
                 .filter((n) => n.type === 'ims-config' || n.type === 'ims-chat')
                 // The open test broker takes no password: the example's ${IMS_EXAMPLE_PASSWORD} is left out.
@@ -110,19 +110,8 @@ describe('node configuration versions and migrations', function () {
                 assert.strictEqual(capabilities.virtualGroups, true, id);
             }
         });
-    });
 
-    describe("a 0.1.0 group node's Invite setting, run by the runtime", function () {
-        let broker;
-        before(async function () {
-            broker = await new AedesUnderTest().start();
-        });
-        after(async function () {
-            await unloadAll();
-            await broker.stop();
-        });
-
-        it('invites the users of its saved "users" setting', async function () {
+        it('a 0.1.0 group node invites the users of its saved "users" setting', async function () {
             // 0.1.0's group-chat example with its Invite field filled in, as a hand-edited flows.json had it.
             const flow = fixture('03-group-chat.json').map((n) => {
                 if (n.type === 'ims-config') return { ...n, url: broker.url, reconnectPeriod: 300 };
