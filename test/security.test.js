@@ -4,7 +4,7 @@
 // MQTT 3.1.1 conformance (CONNACK 0x02, SUBACK 0x80) and cloud MQ semantics.
 
 const assert = require('assert');
-const { sleep, until } = require('./helpers/wait');
+const { sleep, until, when } = require('./helpers/wait');
 const net = require('net');
 const { execFile } = require('child_process');
 const mqtt = require('mqtt');
@@ -265,6 +265,8 @@ describe('secured embedded broker', function () {
                     ),
                 );
             const port = String(broker.port);
+            // The broker refuses the spy's subscription as it answers it: the acknowledgement to wait for.
+            const subscribeRefused = when(broker, 'refused', () => refusals.some((r) => r.action === 'subscribe' && r.user === 'Alice'));
             const spy = run('mosquitto_sub', [
                 '-h',
                 '127.0.0.1',
@@ -282,8 +284,7 @@ describe('secured embedded broker', function () {
                 '-W',
                 '2',
             ]);
-            // mosquitto_sub says nothing when its SUBACK comes: give it a moment (bounded) to subscribe.
-            await sleep(300);
+            await subscribeRefused;
             await run('mosquitto_pub', [
                 '-h',
                 '127.0.0.1',
