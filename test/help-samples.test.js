@@ -8,8 +8,7 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { AedesUnderTest } = require('./helpers/brokers');
-const { load, unloadAll, account } = require('./helpers/red');
+const { load, account, brokerForSuite } = require('./helpers/red');
 const { imNode, send, act, record, allConnected, catchNode } = require('./helpers/flows');
 
 const LOCALES = path.join(__dirname, '..', 'nodes', 'locales');
@@ -62,14 +61,7 @@ const SETUPS = {
 
 describe("the nodes' help samples, run", function () {
     this.timeout(20000);
-    let broker;
-    before(async function () {
-        broker = await new AedesUnderTest().start();
-    });
-    afterEach(() => unloadAll());
-    after(async function () {
-        await broker.stop();
-    });
+    const suite = brokerForSuite();
 
     it('every IM node with an input shows a sample, the same in both languages', function () {
         for (const type of Object.keys(SETUPS)) {
@@ -83,8 +75,8 @@ describe("the nodes' help samples, run", function () {
         it(`${type}: the sample input, sent to Alice's node, comes out of Bob's as the sample output shows`, async function () {
             const { input, output } = samplesOf(type, 'en-US');
             await load([
-                account('cfgA', 'Alice', broker.url, { region: 'Hangzhou' }),
-                account('cfgB', 'Bob', broker.url, { region: 'Beijing' }),
+                account('cfgA', 'Alice', suite.broker.url, { region: 'Hangzhou' }),
+                account('cfgB', 'Bob', suite.broker.url, { region: 'Beijing' }),
                 ...imNode(type, 'nA', 'A'),
                 ...imNode(type, 'nB', 'B'),
                 ...catchNode(),

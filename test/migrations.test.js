@@ -7,8 +7,7 @@ const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
 const { MIGRATIONS, migrate, currentVersion, versionOf } = require('../nodes/lib/migrations');
-const { AedesUnderTest } = require('./helpers/brokers');
-const { helper, nodeModules, unloadAll, connected } = require('./helpers/red');
+const { helper, nodeModules, connected, brokerForSuite } = require('./helpers/red');
 const { until } = require('./helpers/wait');
 const { recordAt } = require('./helpers/flows');
 const pkg = require('../package.json');
@@ -88,20 +87,13 @@ describe('node configuration versions and migrations', function () {
     });
 
     describe('older settings, run by the runtime', function () {
-        let broker;
-        before(async function () {
-            broker = await new AedesUnderTest().start();
-        });
-        afterEach(() => unloadAll());
-        after(async function () {
-            await broker.stop();
-        });
+        const suite = brokerForSuite();
 
         it('a version 1 account with the virtual groups box connects, and learns what the broker offers from $IMS/capabilities whatever the box said', async function () {
             const flow = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'flows-v1', '01-friends-and-chat.json'), 'utf8'))
                 .filter((n) => n.type === 'ims-config' || n.type === 'ims-chat')
                 // The open test broker takes no password: the example's ${IMS_EXAMPLE_PASSWORD} is left out.
-                .map((n) => (n.type === 'ims-config' ? { ...n, url: broker.url, reconnectPeriod: 300, credentials: {} } : n));
+                .map((n) => (n.type === 'ims-config' ? { ...n, url: suite.broker.url, reconnectPeriod: 300, credentials: {} } : n));
             await helper.load(nodeModules, flow);
             for (const id of ['ims-ex1-alice', 'ims-ex1-bob']) {
                 await connected(helper.getNode(id), 8000);
@@ -114,7 +106,7 @@ describe('node configuration versions and migrations', function () {
         it('a 0.1.0 group node invites the users of its saved "users" setting', async function () {
             // 0.1.0's group-chat example with its Invite field filled in, as a hand-edited flows.json had it.
             const flow = fixture('03-group-chat.json').map((n) => {
-                if (n.type === 'ims-config') return { ...n, url: broker.url, reconnectPeriod: 300 };
+                if (n.type === 'ims-config') return { ...n, url: suite.broker.url, reconnectPeriod: 300 };
                 if (n.id === 'ims-ex3-ga') return { ...n, users: 'Bob' };
                 if (n.type === 'debug') return { id: n.id, type: 'helper', z: n.z, wires: [] };
                 return n;

@@ -108,4 +108,21 @@ async function unloadAll() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { helper, load, unloadAll, nodeModules, account, nextMessage, waitForStatus, nextError, connected, sleep };
+/**
+ * An open embedded broker for the describe() it is called in: started before its tests, stopped after
+ * them, every flow unloaded after each test. Returns a holder whose `broker` is the running broker.
+ */
+function brokerForSuite() {
+    const { AedesUnderTest } = require('./brokers');
+    const holder = {};
+    before(async function () {
+        holder.broker = await new AedesUnderTest().start();
+    });
+    afterEach(() => unloadAll());
+    after(async function () {
+        await holder.broker.stop();
+    });
+    return holder;
+}
+
+module.exports = { helper, load, unloadAll, nodeModules, account, nextMessage, waitForStatus, nextError, connected, sleep, brokerForSuite };
