@@ -57,7 +57,7 @@ function countPublishes(connection) {
 }
 
 /** One greeting through the nodes; `rate` '' is the node's default pacing. */
-async function greet(broker, red, friends, { virtualGroups, rate, recipients, limitMs }) {
+async function greet(broker, red, friends, { rate, recipients, limitMs }) {
     const run = Math.random().toString(36).slice(2, 8);
     const expected = recipients ? recipients.length : friends.length;
     let arrived = 0;
@@ -78,7 +78,6 @@ async function greet(broker, red, friends, { virtualGroups, rate, recipients, li
             deviceId: 'Greeter_bench',
             cleanSession: true,
             presence: false,
-            virtualGroups,
         },
         {
             id: 'gb',
@@ -120,7 +119,6 @@ async function fanoutCase(broker, red, { members, pacedCount, repeats, log }) {
         const result = { members };
         const pacedLimit = 60000 + pacedCount * 1000;
         const paced = await greet(broker, red, friends, {
-            virtualGroups: false,
             rate: '',
             recipients: names.slice(0, pacedCount),
             limitMs: pacedLimit,
@@ -142,8 +140,8 @@ async function fanoutCase(broker, red, { members, pacedCount, repeats, log }) {
             log(`  ${broker.name} greet ${members} ${name}: ${r.ms.median} ms (${r.ms.min}-${r.ms.max}, ${r.arrived} arrived, ${r.mode})`);
             return r;
         };
-        result.unpaced = await repeated('unpaced', { virtualGroups: false, rate: '1e9' });
-        if (broker.virtualGroups) result.virtualGroup = await repeated('virtual group', { virtualGroups: true, rate: '' });
+        result.unpaced = await repeated('unpaced', { rate: '1e9' });
+        if (broker.virtualGroups) result.virtualGroup = await repeated('virtual group', { rate: '' });
         return result;
     } finally {
         await Promise.all(friends.map((f) => f.endAsync(true)));
