@@ -36,6 +36,8 @@ import { RedisCluster } from './broker/cluster';
 import { SharedSubscriptions } from './broker/sharedSubscriptions';
 import { guardPersistence } from './broker/persistenceGuards';
 import { OfflineQuota } from './broker/offlineQuota';
+import { createHistory } from './broker/historySetup';
+import type { HistoryService } from './broker/history';
 import { identityOf, ServerDelivery } from './broker/serverDelivery';
 
 export type { BrokerAccount, Refusal } from './broker/context';
@@ -95,6 +97,8 @@ export interface BrokerCapabilities {
     attributePush: boolean;
     /** The IM rules are enforced (accounts, senders, subscriptions, blocks, groups). */
     secured: boolean;
+    /** Each user's messages are kept and served on P/<me>/History/# (docs/PROTOCOL.md). */
+    history: boolean;
 }
 
 /**
@@ -145,6 +149,8 @@ export class EmbeddedBroker extends EventEmitter {
     private serverDelivery: ServerDelivery | undefined;
     /** Bounds what is queued for persistent sessions that are away (src/lib/broker/offlineQuota.ts). */
     readonly offlineQuota: OfflineQuota;
+    /** Each user's messages, when kept (secured, historyPerConversation > 0). */
+    history: HistoryService | undefined;
 
     private constructor(
         readonly aedes: Aedes,
@@ -187,7 +193,14 @@ export class EmbeddedBroker extends EventEmitter {
                 groupIds: security.groupIds ?? ['GID_IMS'],
             };
         }
-        this.capabilities = { v: 1, broker: 'ims-broker', virtualGroups: true, attributePush: true, secured: security !== undefined };
+        this.capabilities = {
+            v: 1,
+            broker: 'ims-broker',
+            virtualGroups: true,
+            attributePush: true,
+            secured: security !== undefined,
+            history: security !== undefined && this.limits.historyPerConversation > 0 && !cluster,
+        };
         this.sockets = new Listeners(
             {
                 port: options.port,
@@ -227,6 +240,7 @@ export class EmbeddedBroker extends EventEmitter {
         try {
             if (cluster) await broker.attachCluster(cluster);
             if (store) await broker.attachStore(store);
+            if (broker.capabilities.history) broker.history = await broker.startHistory(store);
             broker.installHooks();
             await broker.serverDelivery?.listen(broker.secured?.mqSemantics === true);
             await broker.announceCapabilities();
@@ -300,6 +314,7 @@ export class EmbeddedBroker extends EventEmitter {
         const closing: Promise<unknown>[] = [this.sockets.close()];
         closing.push(new Promise<void>((resolve) => this.aedes.close(() => resolve())));
         await Promise.all(closing);
+        await this.history?.close();
         // aedes leaves its persistence open; LevelDB locks its directory until it is closed.
         await this.store?.close();
         if (this.cluster) {
@@ -348,6 +363,24 @@ export class EmbeddedBroker extends EventEmitter {
         secured.bindings.onChange = save;
     }
 
+    private startHistory(store: DiskStore | undefined): Promise<HistoryService> {
+        const secured = this.requireSecured();
+        return createHistory({
+            store,
+            limits: this.limits,
+            aedes: this.aedes,
+            codec: this.codec,
+            facts: secured.policy.facts,
+            isAccount: (user) => secured.accounts.has(user),
+            ownerOf: (clientId) => secured.bindings.ownerOf(clientId),
+            refuse: (refusal) => this.refuse(refusal),
+            onError: (error) => {
+                this.emit('storeError', error);
+                this.refuse({ user: '', clientId: '', action: 'store', topic: '', reason: `history: ${error.message}` });
+            },
+        });
+    }
+
     private installHooks(): void {
         const context: BrokerContext = {
             aedes: this.aedes,
@@ -367,6 +400,7 @@ export class EmbeddedBroker extends EventEmitter {
                 orUnlimited(this.limits.membersPerVirtualGroup),
             ),
             secured: this.secured,
+            history: this.history,
             login: { username: this.options.username, password: this.options.password },
             refuse: (refusal) => this.refuse(refusal),
             unsubscribeUser: (user, topics) => this.unsubscribeUser(user, topics),

@@ -13,9 +13,17 @@ export interface Capabilities {
     attributePush: boolean;
     /** The broker enforces the IM rules. */
     secured: boolean;
+    /** The broker keeps history and answers on P/<me>/History/Resp/<device> (src/lib/history.ts). */
+    history: boolean;
 }
 
-export const PLAIN_MQTT: Capabilities = Object.freeze({ announced: false, virtualGroups: false, attributePush: false, secured: false });
+export const PLAIN_MQTT: Capabilities = Object.freeze({
+    announced: false,
+    virtualGroups: false,
+    attributePush: false,
+    secured: false,
+    history: false,
+});
 
 /** The capabilities in an announcement; plain MQTT for anything that is not one (version 1, JSON). */
 export function parseCapabilities(payload: Buffer): Capabilities {
@@ -27,5 +35,11 @@ export function parseCapabilities(payload: Buffer): Capabilities {
     }
     if (typeof body !== 'object' || body === null || (body as { v?: unknown }).v !== 1) return PLAIN_MQTT;
     const flag = (name: string): boolean => (body as Record<string, unknown>)[name] === true;
-    return { announced: true, virtualGroups: flag('virtualGroups'), attributePush: flag('attributePush'), secured: flag('secured') };
+    return {
+        announced: true,
+        virtualGroups: flag('virtualGroups'),
+        attributePush: flag('attributePush'),
+        secured: flag('secured'),
+        history: flag('history'),
+    };
 }

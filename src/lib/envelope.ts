@@ -71,6 +71,10 @@ export const TYPES_BY_TOPIC: Record<TopicKind, readonly MessageType[]> = {
     system: ['system'],
     presence: ['presence'],
     vgroup: ['greeting'],
+    // The broker's history service speaks its own JSON there (src/lib/history.ts), not envelopes.
+    'history.request': [],
+    'history.response': [],
+    'history.sync': [],
 };
 
 export const DEFAULT_MAX_PAYLOAD = 256 * 1024;

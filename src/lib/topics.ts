@@ -11,6 +11,9 @@
 //   P/System/<region>                  regional system push
 //   P/<user>/Presence                  presence (beyond the seed)
 //   P/<user>/Greet/<vgroup>            one greeting to a virtual group (embedded broker, beyond the seed)
+//   P/<user>/History/Req/<device>      a history request to the embedded broker (beyond the seed)
+//   P/<user>/History/Resp/<device>     the broker's answer, read only by that user
+//   P/<user>/History/Sync              the broker's pushes to that user's devices (sent copies, read marks)
 
 import {
     assertId,
@@ -36,7 +39,10 @@ export type TopicKind =
     | 'group'
     | 'system'
     | 'presence'
-    | 'vgroup';
+    | 'vgroup'
+    | 'history.request'
+    | 'history.response'
+    | 'history.sync';
 
 /** What a topic says: its kind and the IDs in its levels. `from` is the sender level where there is one. */
 export interface ParsedTopic {
@@ -47,6 +53,8 @@ export interface ParsedTopic {
     group?: string;
     region?: string;
     clientId?: string;
+    /** The device level of a history request or response. */
+    device?: string;
 }
 
 export interface CodecOptions {
@@ -58,7 +66,16 @@ export interface CodecOptions {
 export const DEFAULTS = Object.freeze({ parentTopic: 'IMS', groupPrefix: 'Group', profile: 'standard' as Profile });
 
 /** The fixed levels of the layout, for everything that reads topics (the codec, the broker's policy). */
-export const LEVELS = Object.freeze({ inbox: 'Inbox', p2p: 'p2p', system: 'System', presence: 'Presence', greet: 'Greet' });
+export const LEVELS = Object.freeze({
+    inbox: 'Inbox',
+    p2p: 'p2p',
+    system: 'System',
+    presence: 'Presence',
+    greet: 'Greet',
+    history: 'History',
+});
+/** The levels after `P/<user>/History/`. */
+const HISTORY_LAYOUT = Object.freeze({ request: 'Req', response: 'Resp', sync: 'Sync' });
 const INBOX = LEVELS.inbox;
 const P2P = LEVELS.p2p;
 const SYSTEM = LEVELS.system;
@@ -153,6 +170,21 @@ export class TopicCodec {
         return this.join([assertId('user', sender, this.rules), GREET, assertId('region', name, this.rules)]);
     }
 
+    /** Where a device asks the embedded broker for its user's history (docs/PROTOCOL.md, "History"). */
+    historyRequest(user: string, device: string): string {
+        return this.join([assertId('user', user, this.rules), LEVELS.history, HISTORY_LAYOUT.request, assertId('device', device, this.rules)]);
+    }
+
+    /** Where the broker answers that device; only `user` may read it. */
+    historyResponse(user: string, device: string): string {
+        return this.join([assertId('user', user, this.rules), LEVELS.history, HISTORY_LAYOUT.response, assertId('device', device, this.rules)]);
+    }
+
+    /** Where the broker tells every device of `user` what another of its devices sent or read. */
+    historySync(user: string): string {
+        return this.join([assertId('user', user, this.rules), LEVELS.history, HISTORY_LAYOUT.sync]);
+    }
+
     // --- parsing ----------------------------------------------------------------------------------
 
     /** What a received topic means, or null when it is not one of this app's topics. Never throws. */
@@ -175,6 +207,7 @@ export class TopicCodec {
         if (rest.length === 1 && rest[0] === PRESENCE) return { kind: 'presence', topic, from: second };
         if (rest.length === 2 && rest[0] === GREET && this.isId('region', rest[1]))
             return { kind: 'vgroup', topic, from: second, group: rest[1] };
+        if (rest[0] === LEVELS.history) return this.parseHistory(topic, second, rest.slice(1));
         if (rest[0] !== INBOX) return null;
         return this.parseInbox(topic, second, rest.slice(1));
     }
@@ -189,6 +222,14 @@ export class TopicCodec {
                 return { kind, topic, to, from: levels[fromIndex] };
             }
         }
+        return null;
+    }
+
+    private parseHistory(topic: string, user: string, levels: string[]): ParsedTopic | null {
+        if (levels.length === 1 && levels[0] === HISTORY_LAYOUT.sync) return { kind: 'history.sync', topic, to: user };
+        if (levels.length !== 2 || idProblemOf('device', levels[1], this.rules) !== null) return null;
+        if (levels[0] === HISTORY_LAYOUT.request) return { kind: 'history.request', topic, from: user, device: levels[1] };
+        if (levels[0] === HISTORY_LAYOUT.response) return { kind: 'history.response', topic, to: user, device: levels[1] };
         return null;
     }
 

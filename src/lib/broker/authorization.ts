@@ -100,6 +100,8 @@ export function installAuthorization(ctx: BrokerContext): void {
         const effect = secured.policy.observe(identity, packet.topic, payload, parsed);
         if (effect.unsubscribe) ctx.unsubscribeUser(effect.unsubscribe.user, effect.unsubscribe.topics);
         serverSideDelivery(ctx, packet as Packet, identity.user, payload, identity.system);
+        // History keeps what it stores, and takes a request to itself: nobody else receives it.
+        if (parsed && client && ctx.history?.observe(identity, parsed, payload, identity.clientId)) drop(packet);
         return done(null);
     };
     aedes.authorizeForward = (client, packet) => {

@@ -5,6 +5,7 @@ import type { Aedes } from 'aedes' with { 'resolution-mode': 'import' };
 import type { TopicCodec } from '../topics';
 import type { ClientBindings } from './bindings';
 import type { BrokerLimits } from './limits';
+import type { HistoryService } from './history';
 import type { ClientInternals } from './aedesAdapter';
 import type { LoginThrottle } from './loginThrottle';
 import type { PasswordCheck } from './passwords';
@@ -53,6 +54,8 @@ export interface BrokerContext {
     limits: BrokerLimits;
     delivery: ServerDelivery;
     secured: SecuredContext | undefined;
+    /** The history service, when the broker keeps history (secured, historyPerConversation > 0). */
+    history?: HistoryService;
     /** The single user name and password of an open broker, if set. */
     login: { username?: string; password?: string };
     refuse(refusal: Refusal): void;

@@ -8,6 +8,7 @@ import { answerCleanSessionAcks, levelPersistence } from './aedesAdapter';
 import { BatchedLevel, type LevelDisk } from './batchedPersistence';
 import type { BindingsState } from './bindings';
 import type { FactsState } from './facts';
+import type { LevelHistoryDb } from './historyLevel';
 
 export const STATE_FORMAT = 1;
 
@@ -50,6 +51,11 @@ export class DiskStore {
         this.batched.onRecovered = () => this.recovered('sessions');
         this.persistence = levelPersistence(this.batched);
         answerCleanSessionAcks(this.persistence);
+    }
+
+    /** The same database as the history sees it (its own keys: historyLevel.ts). */
+    get historyDb(): LevelHistoryDb {
+        return this.db as unknown as LevelHistoryDb;
     }
 
     static async open(dir: string): Promise<DiskStore> {

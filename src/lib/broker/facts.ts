@@ -85,6 +85,11 @@ export class PolicyFacts {
         return this.memberships.get(user)?.size ?? 0;
     }
 
+    /** The groups `user` is a member of (the history service lists them as conversations). */
+    groupNamesOf(user: string): string[] {
+        return [...(this.memberships.get(user) ?? [])];
+    }
+
     isMember(group: string, user: string): boolean {
         return this.groups.get(group)?.members.has(user) ?? false;
     }

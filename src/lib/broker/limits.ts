@@ -31,6 +31,12 @@ export interface BrokerLimits {
     queuedPerSession: number;
     /** Of those, messages from one sender, so a flooding sender fills only its own share. */
     queuedPerSender: number;
+    /** Messages the history keeps per conversation (the oldest go first); 0 turns history off. */
+    historyPerConversation: number;
+    /** Days a message stays in history; 0 keeps it until the count bound removes it. */
+    historyMaxAgeDays: number;
+    /** History requests one user may make per minute; the first one over gets an error answer, the rest none. */
+    historyRequestsPerMinute: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<BrokerLimits> = Object.freeze({
@@ -49,6 +55,9 @@ export const DEFAULT_LIMITS: Readonly<BrokerLimits> = Object.freeze({
     connectTimeoutMs: 10000,
     queuedPerSession: 10000,
     queuedPerSender: 1000,
+    historyPerConversation: 1000,
+    historyMaxAgeDays: 90,
+    historyRequestsPerMinute: 120,
 });
 
 /** The defaults with whatever the caller set (a number ≥ 0; 0 means no limit where that makes sense). */

@@ -94,6 +94,9 @@ export class BrokerPolicy {
                     ? this.checkCarried(payload, parsed)
                     : refuse(`p2p payload claims "${claimed}" but the sender is ${id.user}`);
             }
+            case 'history.response':
+            case 'history.sync':
+                return refuse(`only the broker publishes ${topic}`);
             case 'group':
                 if (parsed.from !== id.user) return refuse(`${id.user} may speak in ${parsed.group} only as ${id.user}`);
                 return this.facts.isMember(parsed.group as string, id.user)
@@ -204,6 +207,9 @@ export class BrokerPolicy {
                 return this.facts.isMember(parsed.group as string, id.user);
             case 'system':
                 return id.system || Object.values(id.attributes).includes(parsed.region as string);
+            case 'history.response':
+            case 'history.sync':
+                return parsed.to === id.user; // the broker's answers and pushes: their user alone
             default:
                 return false; // a virtual-group publish is expanded, never delivered as it is
         }
