@@ -24,7 +24,7 @@ describe('broker capabilities', function () {
         try {
             const { topic, body } = await capabilitiesOf(broker);
             assert.strictEqual(topic, '$IMS/capabilities');
-            assert.deepStrictEqual(body, { v: 1, broker: 'ims-broker', virtualGroups: true, attributePush: true, secured: false });
+            assert.deepStrictEqual(body, { v: 1, broker: 'ims-broker', virtualGroups: true, attributePush: true, secured: false, history: false });
         } finally {
             await broker.close();
         }
@@ -36,6 +36,7 @@ describe('broker capabilities', function () {
             const { body } = await capabilitiesOf(broker, { username: 'Alice', password: 'pw' });
             assert.strictEqual(body.secured, true);
             assert.strictEqual(body.virtualGroups, true);
+            assert.strictEqual(body.history, true, 'a secured broker keeps history (issue 14)');
         } finally {
             await broker.close();
         }

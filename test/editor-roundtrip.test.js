@@ -70,6 +70,9 @@ const VALUES = {
         connectTimeoutMs: '107',
         queuedPerSession: '111',
         queuedPerSender: '112',
+        historyPerConversation: '113',
+        historyMaxAgeDays: '114',
+        historyRequestsPerMinute: '115',
     },
 };
 /** Accounts without their secrets (the list keeps salted hashes, never the password typed in). */

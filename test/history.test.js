@@ -29,7 +29,9 @@ describe('history and multi-device sync (embedded broker)', function () {
         return broker;
     }
     async function as(user, device = 'dev1') {
-        const client = await connectAs(`mqtt://127.0.0.1:${broker.port}`, user, PASSWORD[user], { clientId: `GID_IMS@@@${user}_${device}` });
+        const client = await connectAs(`mqtt://127.0.0.1:${broker.port}`, user, PASSWORD[user], {
+            clientId: `GID_IMS@@@${user}_${device}`,
+        });
         clients.push(client);
         return client;
     }
@@ -143,7 +145,10 @@ describe('history and multi-device sync (embedded broker)', function () {
         const older = await ask(alice, 'Alice', 'dev1', { op: 'page', conversation: 'u:Bob', before: 71, limit: 50 });
         assert.deepStrictEqual([older.entries[0].seq, older.entries[49].seq], [21, 70]);
         const oldest = await ask(alice, 'Alice', 'dev1', { op: 'page', conversation: 'u:Bob', before: 21, limit: 50 });
-        assert.deepStrictEqual(texts(oldest), Array.from({ length: 20 }, (_, i) => `m${i + 1}`));
+        assert.deepStrictEqual(
+            texts(oldest),
+            Array.from({ length: 20 }, (_, i) => `m${i + 1}`),
+        );
         assert.strictEqual(oldest.more, false);
         await chats(alice, 'Alice', 'Bob', 100, 'n');
         const huge = await ask(alice, 'Alice', 'dev1', { op: 'page', conversation: 'u:Bob', limit: 100000 });
@@ -175,9 +180,14 @@ describe('history and multi-device sync (embedded broker)', function () {
         await start();
         const alice = await as('Alice');
         const [first, second] = await chats(alice, 'Alice', 'Bob', 2);
-        await alice.publishAsync('IMS/Bob/Inbox/Chat/Alice', envelope({ type: 'edit', from: 'Alice', text: 'm1 (fixed)', data: { target: first.id } }));
+        await alice.publishAsync(
+            'IMS/Bob/Inbox/Chat/Alice',
+            envelope({ type: 'edit', from: 'Alice', text: 'm1 (fixed)', data: { target: first.id } }),
+        );
         await alice.publishAsync('IMS/Bob/Inbox/Chat/Alice', envelope({ type: 'recall', from: 'Alice', data: { target: second.id } }));
-        await alice.publishAsync('IMS/Bob/Inbox/Chat/Alice', envelope({ type: 'typing', from: 'Alice', data: { state: 'typing' } }), { qos: 1 });
+        await alice.publishAsync('IMS/Bob/Inbox/Chat/Alice', envelope({ type: 'typing', from: 'Alice', data: { state: 'typing' } }), {
+            qos: 1,
+        });
         await broker.history.settled();
         const bob = await as('Bob');
         const page = await ask(bob, 'Bob', 'dev1', { op: 'page', conversation: 'u:Alice' });
@@ -197,9 +207,13 @@ describe('history and multi-device sync (embedded broker)', function () {
         const alice = await as('Alice');
         const bob = await as('Bob');
         await alice.subscribeAsync('IMS/Group1/#', { qos: 1 });
-        await alice.publishAsync('IMS/Bob/Inbox/Group/Invite/Alice', envelope({ type: 'group.invite', from: 'Alice', data: { group: 'Group1' } }), {
-            qos: 1,
-        });
+        await alice.publishAsync(
+            'IMS/Bob/Inbox/Group/Invite/Alice',
+            envelope({ type: 'group.invite', from: 'Alice', data: { group: 'Group1' } }),
+            {
+                qos: 1,
+            },
+        );
         await bob.subscribeAsync('IMS/Group1/#', { qos: 1 });
         await alice.publishAsync('IMS/Group1/Alice', envelope({ type: 'group.message', from: 'Alice', text: 'welcome' }), { qos: 1 });
         await bob.publishAsync('IMS/Group1/Bob', envelope({ type: 'group.message', from: 'Bob', text: 'thanks' }), { qos: 1 });
@@ -232,9 +246,13 @@ describe('history and multi-device sync (embedded broker)', function () {
         const before = await ask(laptop, 'Alice', 'laptop', { op: 'conversations' });
         assert.strictEqual(before.conversations[0].unread, 3);
         // The phone reads up to the second message: a read receipt to Bob with upTo.
-        await phone.publishAsync('IMS/Bob/Inbox/Chat/Alice', envelope({ type: 'receipt', from: 'Alice', data: { status: 'read', upTo: sent[1].id } }), {
-            qos: 1,
-        });
+        await phone.publishAsync(
+            'IMS/Bob/Inbox/Chat/Alice',
+            envelope({ type: 'receipt', from: 'Alice', data: { status: 'read', upTo: sent[1].id } }),
+            {
+                qos: 1,
+            },
+        );
         const [, body] = await nextOn(laptop, sync);
         assert.deepStrictEqual(JSON.parse(body), { v: 1, op: 'read', conversation: 'u:Bob', readUpTo: 2, unread: 1 });
         const after = await ask(laptop, 'Alice', 'laptop', { op: 'conversations' });
@@ -250,9 +268,13 @@ describe('history and multi-device sync (embedded broker)', function () {
         let alice = await as('Alice');
         const sent = await chats(alice, 'Alice', 'Bob', 3);
         const bob = await as('Bob');
-        await bob.publishAsync('IMS/Alice/Inbox/Chat/Bob', envelope({ type: 'receipt', from: 'Bob', data: { status: 'read', upTo: sent[2].id } }), {
-            qos: 1,
-        });
+        await bob.publishAsync(
+            'IMS/Alice/Inbox/Chat/Bob',
+            envelope({ type: 'receipt', from: 'Bob', data: { status: 'read', upTo: sent[2].id } }),
+            {
+                qos: 1,
+            },
+        );
         await broker.history.settled();
         await Promise.all(clients.map((c) => c.endAsync(true)));
         clients = [];

@@ -100,7 +100,8 @@ export function parseHistoryRequest(payload: Buffer): HistoryRequest {
             const after = fields.after ?? {};
             if (typeof after !== 'object' || after === null || Array.isArray(after)) throw malformed('"after" must be an object');
             const entries = Object.entries(after as Record<string, unknown>);
-            if (entries.length > MAX_SINCE_CONVERSATIONS) throw malformed(`"after" names more than ${MAX_SINCE_CONVERSATIONS} conversations`);
+            if (entries.length > MAX_SINCE_CONVERSATIONS)
+                throw malformed(`"after" names more than ${MAX_SINCE_CONVERSATIONS} conversations`);
             const cursors: Record<ConversationId, number> = {};
             for (const [conversation, seq] of entries) {
                 if (!CONVERSATION.test(conversation)) throw malformed(`"${conversation.slice(0, 40)}" is not a conversation`);

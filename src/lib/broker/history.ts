@@ -29,7 +29,7 @@ import { ImsError } from '../ids';
 import type { ParsedTopic, TopicCodec } from '../topics';
 import type { Refusal } from './context';
 import type { PolicyFacts } from './facts';
-import { groupLog, HistoryBounds, HistoryStore, userLog } from './historyStore';
+import { groupLog, HistoryBounds, HistoryStore, isGroupLog, userLog } from './historyStore';
 import type { BrokerIdentity } from './policy';
 
 /** An answer stops adding entries past this many bytes (and says `more`); one entry always fits. */
@@ -69,7 +69,8 @@ export class HistoryService {
         const sender = identity.user;
         const at = Date.now();
         if (parsed.kind === 'group') {
-            if (STORED_TYPES.includes(message.type)) this.run(() => this.keepGroup(parsed.group as string, envelopeOf(message, sender), at));
+            if (STORED_TYPES.includes(message.type))
+                this.run(() => this.keepGroup(parsed.group as string, envelopeOf(message, sender), at));
             return false;
         }
         const peer = parsed.kind === 'p2p' ? this.o.ownerOf(parsed.clientId as string) : parsed.to;
@@ -201,7 +202,7 @@ export class HistoryService {
                     const log = this.readableLog(user, conversation) as string;
                     const summary = await this.summary(user, conversation, log);
                     const recent = (await this.o.store.range(log, { before: summary.lastSeq + 1, limit: 20 }, this.minAt())).filter((e) =>
-                        this.shows(user, e, true),
+                        this.shows(user, log, e, true),
                     );
                     if (recent.length > 0) summary.last = recent[recent.length - 1];
                     conversations.push(summary);
@@ -230,7 +231,7 @@ export class HistoryService {
             const size = JSON.stringify(entry).length;
             if (taken > 0 && bytes + size > budget) break;
             taken++;
-            if (!this.shows(user, entry, false)) continue;
+            if (!this.shows(user, log, entry, false)) continue;
             bytes += size;
             entries.push(entry);
         }
@@ -247,13 +248,16 @@ export class HistoryService {
 
     private async unread(user: string, log: string, mark: number): Promise<number> {
         const after = await this.o.store.range(log, { after: mark, limit: MAX_UNREAD }, this.minAt());
-        return after.filter((entry) => entry.message.from !== user && this.shows(user, entry, true)).length;
+        return after.filter((entry) => entry.message.from !== user && this.shows(user, log, entry, true)).length;
     }
 
-    /** Is this entry for this reader (not from someone it blocked), and, when `readable`, a message a person reads? */
-    private shows(user: string, entry: HistoryEntry, readable: boolean): boolean {
+    /**
+     * Is this entry for this reader, and, when `readable`, a message a person reads? A 1:1 log never
+     * took a blocked sender's messages; a group's log is shared, so a reader's blocks apply as it reads.
+     */
+    private shows(user: string, log: string, entry: HistoryEntry, readable: boolean): boolean {
         if (readable && (!READABLE_TYPES.includes(entry.message.type) || entry.recalled)) return false;
-        return entry.message.from === user || !this.o.facts.isBlocked(user, entry.message.from);
+        return !isGroupLog(log) || entry.message.from === user || !this.o.facts.isBlocked(user, entry.message.from);
     }
 
     /** The user's 1:1 logs and the groups it is a member of. */

@@ -69,7 +69,9 @@ export class LevelHistoryStore implements HistoryStore {
         const overCount = meta.next - meta.first - bounds.perConversation;
         const aged = at - meta.firstAt > bounds.maxAgeMs;
         if (overCount > 0 || aged) {
-            const old = await this.db.iterator({ gte: entryKey(log, meta.first), lt: entryKey(log, entry.seq), limit: Math.max(overCount, AGE_TRIM_BATCH) }).all();
+            const old = await this.db
+                .iterator({ gte: entryKey(log, meta.first), lt: entryKey(log, entry.seq), limit: Math.max(overCount, AGE_TRIM_BATCH) })
+                .all();
             let dropped = 0;
             for (const [key, value] of old) {
                 const stored = JSON.parse(value) as HistoryEntry;

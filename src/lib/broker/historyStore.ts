@@ -40,6 +40,7 @@ export interface HistoryStore {
 /** The log of a 1:1 conversation as its owner sees it, and of a group. IDs hold no "/". */
 export const userLog = (owner: string, peer: string): string => `u/${owner}/${peer}`;
 export const groupLog = (group: string): string => `g/${group}`;
+export const isGroupLog = (log: string): boolean => log.startsWith('g/');
 
 interface MemoryLog {
     /** seq of entries[0] */
