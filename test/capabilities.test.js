@@ -24,7 +24,14 @@ describe('broker capabilities', function () {
         try {
             const { topic, body } = await capabilitiesOf(broker);
             assert.strictEqual(topic, '$IMS/capabilities');
-            assert.deepStrictEqual(body, { v: 1, broker: 'ims-broker', virtualGroups: true, attributePush: true, secured: false, history: false });
+            assert.deepStrictEqual(body, {
+                v: 1,
+                broker: 'ims-broker',
+                virtualGroups: true,
+                attributePush: true,
+                secured: false,
+                history: false,
+            });
         } finally {
             await broker.close();
         }
