@@ -7,6 +7,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { EmbeddedBroker } = require('../nodes/lib/broker');
+const { ImsSession } = require('../nodes/lib/session');
 const { connectAs, envelope, nextOn } = require('./helpers/mqtt-clients');
 const { ask, historyTopics, texts } = require('./helpers/history');
 const { until } = require('./helpers/wait');
@@ -41,6 +42,26 @@ describe('history and multi-device sync (embedded broker)', function () {
         await client.publishAsync(`IMS/${to}/Inbox/Chat/${from}`, JSON.stringify(body), { qos: 1 });
         return body;
     }
+    /** The package's own client (ImsSession), as the nodes and the web client use it. */
+    async function session(userId, deviceId, extra = {}) {
+        const s = new ImsSession({
+            userId,
+            deviceId,
+            presence: false,
+            broker: {
+                url: `mqtt://127.0.0.1:${broker.port}`,
+                username: userId,
+                password: PASSWORD[userId],
+                clean: true,
+                reconnectPeriod: 200,
+            },
+            ...extra,
+        });
+        sessions.push(s);
+        await s.login();
+        await s.connection.whenConnected(5000);
+        return s;
+    }
     async function chats(client, from, to, count, prefix = 'm') {
         const sent = [];
         for (let i = 1; i <= count; i++) sent.push(await chat(client, from, to, `${prefix}${i}`));
@@ -48,11 +69,14 @@ describe('history and multi-device sync (embedded broker)', function () {
         return sent;
     }
 
+    let sessions;
     beforeEach(() => {
         clients = [];
         dirs = [];
+        sessions = [];
     });
     afterEach(async () => {
+        await Promise.all(sessions.map((s) => s.logout().catch(() => undefined)));
         await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
         await broker?.close();
         broker = undefined;
@@ -307,5 +331,50 @@ describe('history and multi-device sync (embedded broker)', function () {
         const since = await ask(alice, 'Alice', 'dev1', { op: 'since', after: { 'u:Bob': 2 }, limit: 3 });
         assert.deepStrictEqual(texts(since.conversations[0]), ['m8', 'm9', 'm10']);
         assert.strictEqual(since.conversations[0].more, true);
+    });
+
+    it("the session's history client: a later device pages back, learns what another device sent, times out on a plain broker", async () => {
+        await start();
+        const phone = await session('Alice', 'phone');
+        const bob = await session('Bob', 'bobphone');
+        for (let i = 1; i <= 5; i++) await phone.sendChat('Bob', { text: `a${i}` });
+        await bob.sendChat('Alice', { text: 'b1' });
+        await broker.history.settled();
+        const laptop = await session('Alice', 'laptop');
+        assert.strictEqual(await laptop.history.available(), true);
+        const newest = await laptop.history.page({ kind: 'user', id: 'Bob' }, { limit: 3 });
+        assert.deepStrictEqual(texts(newest), ['a4', 'a5', 'b1']);
+        assert.strictEqual(newest.more, true);
+        const older = await laptop.history.page('u:Bob', { before: newest.entries[0].seq, limit: 3 });
+        assert.deepStrictEqual(texts(older), ['a1', 'a2', 'a3']);
+        const [summary] = await laptop.history.conversations();
+        assert.deepStrictEqual([summary.conversation, summary.unread, summary.last.message.text], ['u:Bob', 1, 'b1']);
+        const synced = new Promise((resolve) => laptop.history.on('sync', resolve));
+        await laptop.history.start();
+        const sent = await phone.sendChat('Bob', { text: 'a6' });
+        const sync = await synced;
+        assert.deepStrictEqual([sync.op, sync.conversation, sync.entry.message.id], ['entry', 'u:Bob', sent.id]);
+        const missed = await laptop.history.since({ 'u:Bob': older.lastSeq });
+        assert.deepStrictEqual(texts(missed[0]), ['a6']);
+        // A malformed request's error reaches the caller as an ImsError.
+        await assert.rejects(laptop.history.page('u:Bob', { limit: -1 }), (error) => error.code === 'IMS_MALFORMED');
+    });
+
+    it('the history client times out with IMS_TIMEOUT where no broker answers (history off)', async () => {
+        await start({ limits: { historyPerConversation: 0 } });
+        const alice = await session('Alice', 'phone');
+        const short = new (require('../nodes/lib/historyClient').HistoryClient)(
+            {
+                userId: 'Alice',
+                deviceId: 'phone',
+                codec: alice.codec,
+                hold: (owner, topics) => alice.hold(owner, topics),
+                capabilities: () => alice.capabilities(),
+                publishRaw: (topic, payload, qos) => alice.connection.publish(topic, payload, { qos }),
+            },
+            500,
+        );
+        assert.strictEqual(await short.available(), false);
+        await assert.rejects(short.conversations(), (error) => error.code === 'IMS_TIMEOUT');
     });
 });

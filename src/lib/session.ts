@@ -11,6 +11,7 @@ import { createEnvelope, decodeMessage, DEFAULT_MAX_PAYLOAD, encodeEnvelope, Env
 import { assertId, CLOUD_LIMITS, formatClientId, ImsError } from './ids';
 import { readRefusal } from './brokerRefusal';
 import { Capabilities, CAPABILITIES_TOPIC, parseCapabilities, PLAIN_MQTT } from './capabilities';
+import { HistoryClient } from './historyClient';
 import { CodecOptions, ParsedTopic, TopicCodec } from './topics';
 import { AccountState, AccountStateData } from './accountState';
 import { OWNERS, SessionContext } from './features/context';
@@ -111,6 +112,8 @@ export class ImsSession extends EventEmitter implements SessionContext {
     readonly groups: Groups;
     readonly broadcast: Broadcast;
     readonly presence: Presence;
+    /** The broker's history of this user (brokers that announce `history`). */
+    readonly history: HistoryClient;
     private readonly receiveOwn: boolean;
     /** The shared-subscription group of the inbox, if the account shares it among devices. */
     readonly shareGroup: string | undefined;
@@ -149,6 +152,14 @@ export class ImsSession extends EventEmitter implements SessionContext {
         this.groups = new Groups(this);
         this.broadcast = new Broadcast(this, this.region);
         this.presence = new Presence(this, options.presence ?? true);
+        this.history = new HistoryClient({
+            userId: this.userId,
+            deviceId: this.deviceId,
+            codec: this.codec,
+            hold: (owner, topics) => this.hold(owner, topics),
+            capabilities: () => this.capabilities(),
+            publishRaw: (topic, payload, qos) => this.connection.publish(topic, payload, { qos }),
+        });
         this.connection = new ImsConnection(this.connectionOptions(options.broker, options.subscriptionLimit));
         this.connection.on('message', (topic, payload, packet) => this.receive(topic, payload, packet));
         this.connection.on('granted', (topics) => {
@@ -191,6 +202,7 @@ export class ImsSession extends EventEmitter implements SessionContext {
             await Promise.race([announced, new Promise((resolve) => setTimeout(resolve, LOGOUT_ANNOUNCE_MS))]);
         }
         await this.connection.close();
+        this.history.close();
     }
 
     /**
@@ -285,6 +297,10 @@ export class ImsSession extends EventEmitter implements SessionContext {
         }
         const parsed = this.codec.parse(topic);
         if (!parsed) return; // not one of this app's topics (another app on the same broker)
+        if (parsed.kind === 'history.response' || parsed.kind === 'history.sync') {
+            if (parsed.to === this.userId) this.history.receive(parsed.kind, payload);
+            return;
+        }
         if (!this.addressedToMe(parsed)) {
             // A broker whose topic mapping has wildcards of its own (or a misconfigured bridge) can
             // deliver someone else's inbox: never hand it to this account's flows.
