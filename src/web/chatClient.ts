@@ -14,6 +14,8 @@ import { BrokerRefusal } from '../lib/brokerRefusal';
 import { AttachmentInfo, infoOf } from './files';
 import { GroupMembers } from './groupMembers';
 import { Stored } from './storage';
+import type { HistoryEntry } from '../lib/history';
+import { HistorySync } from './historySync';
 
 export type Tick = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
 
@@ -105,6 +107,8 @@ export class ChatClient extends EventEmitter {
     private readonly groupMembers: GroupMembers;
     /** The conversation on screen, whose messages are read as they arrive. */
     private visible: string | undefined;
+    /** The broker's history, where it keeps one (historySync.ts). */
+    readonly history: HistorySync;
 
     constructor(signIn: SignIn) {
         super();
@@ -129,6 +133,7 @@ export class ChatClient extends EventEmitter {
         });
         this.events = new ChatEvents(this.session);
         this.groupMembers = new GroupMembers(this.session, () => this.changed());
+        this.history = new HistorySync(this, `ims-chat:${signIn.url}:${signIn.userId}`);
         for (const conversation of Object.values(this.saved.conversations)) {
             for (const item of conversation.items) {
                 if (!item.notice) this.events.ledger.record(item.id, item.from, conversation, item.ts);
@@ -478,6 +483,51 @@ export class ChatClient extends EventEmitter {
             this.events.receipt(sender, 'read', { upTo }, ref.kind === 'group' ? ref.id : undefined).catch(() => undefined);
         }
         this.changed();
+    }
+
+    // --- what the broker's history brings (historySync.ts) ------------------------------------------
+
+    /** Adds messages from history (those already here keep their place) and applies its edits and recalls. */
+    absorb(ref: Conversation, items: ChatItem[], changes: HistoryEntry[]): void {
+        const data = this.conversation(ref);
+        const known = new Map(data.items.map((item) => [item.id, item]));
+        for (const item of items) {
+            const here = known.get(item.id);
+            if (here) {
+                if (item.recalled) here.recalled = true;
+                if (item.edited && !here.recalled) Object.assign(here, { text: item.text, edited: true });
+                if (here.recalled) delete here.text;
+                continue;
+            }
+            data.items.push(item);
+            known.set(item.id, item);
+            this.events.ledger.record(item.id, item.from, ref, item.ts);
+        }
+        for (const change of changes) {
+            const target = known.get(String(change.message.data?.target));
+            if (!target || target.from !== change.message.from) continue;
+            if (change.message.type === 'recall') {
+                target.recalled = true;
+                delete target.text;
+            } else if (!target.recalled) {
+                target.text = change.message.text;
+                target.edited = true;
+            }
+        }
+        data.items.sort((a, b) => a.ts - b.ts);
+        this.changed();
+    }
+
+    /** The unread count the broker keeps for all of this user's devices; on screen it is read now. */
+    setUnread(ref: Conversation, unread: number): void {
+        const data = this.conversation(ref);
+        data.unread = unread;
+        if (this.visible === conversationKey(ref) && isVisible()) this.markRead(ref);
+        this.changed();
+    }
+
+    historyFailed(error: Error): void {
+        this.refused(error);
     }
 
     /** Marks the on-screen conversation read when the page comes back into view. */

@@ -94,6 +94,16 @@ export function conversationScreen(app: App): HTMLElement {
 function messageList(app: App, ref: Conversation, data: ConversationData): HTMLElement {
     const client = app.client;
     const list = h('ol', { class: 'messages', 'aria-label': ref.id });
+    // Scrolling back past what this browser holds: the broker's history, where it keeps one.
+    if (client?.history.hasEarlier(ref)) {
+        list.append(
+            h(
+                'li',
+                { class: 'earlier' },
+                h('button', { onclick: () => app.act(() => client.history.loadEarlier(ref)) }, t('chat.earlier')),
+            ),
+        );
+    }
     if (data.items.length === 0) list.append(h('li', { class: 'hint' }, t('chat.empty')));
     let day = '';
     for (const item of data.items) {
