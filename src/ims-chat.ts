@@ -12,6 +12,7 @@ import { bindToAccount } from './red/imsNode';
 import { configOr, ImsNodeMessage, toNodeRedMessage } from './red/messages';
 import { shared } from './red/i18n';
 import { upToDate } from './red/migrate';
+import { historyPage } from './red/history';
 
 interface ImsChatDef extends NodeDef {
     account: string;
@@ -90,6 +91,8 @@ export = function register(RED: NodeAPI): void {
                     const conversation = chatWith(await to(msg));
                     await requireEvents(true).recall(conversation, target(msg, conversation));
                 },
+                // A page of the broker's history with the peer (msg.ims.before pages further back).
+                history: async ({ msg, session }) => historyPage(RED, session, chatWith(await to(msg)), msg),
             },
             'send',
         );

@@ -12,6 +12,7 @@ import { outgoingContent, withAttachment } from './red/attachments';
 import { bindToAccount, forwardAfter } from './red/imsNode';
 import { ImsNodeMessage, toNodeRedMessage } from './red/messages';
 import { upToDate } from './red/migrate';
+import { historyPage } from './red/history';
 
 interface ImsGroupDef extends NodeDef {
     account: string;
@@ -109,6 +110,8 @@ export = function register(RED: NodeAPI): void {
                     await requireEvents(true).recall(conversation, target(msg, conversation));
                 },
                 list: async ({ session }) => listMessage(session, 'groups', session.state.list('groups')),
+                // A page of the broker's history of the group (msg.ims.before pages further back).
+                history: async ({ msg, session }) => historyPage(RED, session, { kind: 'group', id: await group(msg) }, msg),
             },
             'say',
         );
