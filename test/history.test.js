@@ -378,3 +378,80 @@ describe('history and multi-device sync (embedded broker)', function () {
         await assert.rejects(short.conversations(), (error) => error.code === 'IMS_TIMEOUT');
     });
 });
+
+describe('history in a cluster: two instances sharing a real redis-server', function () {
+    this.timeout(30000);
+    let redis;
+    let instances;
+    let clients;
+
+    before(async () => {
+        redis = await new (require('./helpers/redis').RedisUnderTest)().start();
+    });
+    after(async () => {
+        await redis?.stop();
+    });
+    beforeEach(async () => {
+        await redis.flush();
+        clients = [];
+        instances = [];
+        for (let i = 0; i < 2; i++) {
+            instances.push(
+                await EmbeddedBroker.start({ port: 0, security: { accounts: ACCOUNTS }, redisUrl: redis.url, limits: { historyPerConversation: 30 } }),
+            );
+        }
+    });
+    afterEach(async () => {
+        await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+        await Promise.all(instances.map((b) => b.close()));
+    });
+    async function on(index, user, device) {
+        const client = await connectAs(`mqtt://127.0.0.1:${instances[index].port}`, user, PASSWORD[user], { clientId: `GID_IMS@@@${user}_${device}` });
+        clients.push(client);
+        return client;
+    }
+    const settled = () => Promise.all(instances.map((b) => b.history.settled()));
+
+    it('every instance answers with the same conversation, in one order, bounded, with marks and pushes across instances', async () => {
+        assert.strictEqual(instances[0].capabilities.history, true);
+        const alice = await on(0, 'Alice', 'phone');
+        const bob = await on(1, 'Bob', 'phone');
+        const laptop = await on(1, 'Alice', 'laptop');
+        const { sync } = await historyTopics(laptop, 'Alice', 'laptop');
+        const sent = [];
+        for (let i = 1; i <= 20; i++) {
+            const [client, from, to] = i % 2 ? [alice, 'Alice', 'Bob'] : [bob, 'Bob', 'Alice'];
+            const body = JSON.parse(envelope({ type: 'chat', from, to, text: `m${i}` }));
+            await client.publishAsync(`IMS/${to}/Inbox/Chat/${from}`, JSON.stringify(body), { qos: 1 });
+            sent.push(body);
+        }
+        // Alice's phone (instance A) sent m1: her laptop (instance B) hears of it.
+        const [, first] = await nextOn(laptop, sync);
+        assert.strictEqual(JSON.parse(first).entry.message.text, 'm1');
+        await settled();
+        const fromA = await ask(alice, 'Alice', 'phone', { op: 'page', conversation: 'u:Bob', limit: 200 });
+        const fromB = await ask(laptop, 'Alice', 'laptop', { op: 'page', conversation: 'u:Bob', limit: 200 });
+        assert.deepStrictEqual(fromA.entries, fromB.entries);
+        assert.deepStrictEqual(
+            fromA.entries.map((e) => e.seq),
+            Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+        assert.deepStrictEqual(new Set(texts(fromA)), new Set(sent.map((m) => m.text)));
+        // Bob's mark, set through instance B, is read through instance A.
+        await bob.publishAsync('IMS/Alice/Inbox/Chat/Bob', envelope({ type: 'receipt', from: 'Bob', data: { status: 'read', upTo: sent[18].id } }), {
+            qos: 1,
+        });
+        await settled();
+        const bobOnA = await on(0, 'Bob', 'laptop');
+        const list = await ask(bobOnA, 'Bob', 'laptop', { op: 'conversations' });
+        assert.deepStrictEqual(
+            list.conversations.map((c) => [c.conversation, c.lastSeq, c.readUpTo, c.unread]),
+            [['u:Alice', 20, 19, 0]],
+        );
+        // The bound holds in Redis: 30 kept of 40.
+        for (let i = 21; i <= 40; i++) await alice.publishAsync('IMS/Bob/Inbox/Chat/Alice', envelope({ type: 'chat', from: 'Alice', text: `m${i}` }), { qos: 1 });
+        await settled();
+        const bounded = await ask(bobOnA, 'Bob', 'laptop', { op: 'page', conversation: 'u:Alice', limit: 200 });
+        assert.deepStrictEqual([bounded.entries.length, bounded.entries[0].seq, bounded.lastSeq], [30, 11, 40]);
+    });
+});

@@ -199,7 +199,7 @@ export class EmbeddedBroker extends EventEmitter {
             virtualGroups: true,
             attributePush: true,
             secured: security !== undefined,
-            history: security !== undefined && this.limits.historyPerConversation > 0 && !cluster,
+            history: security !== undefined && this.limits.historyPerConversation > 0,
         };
         this.sockets = new Listeners(
             {
@@ -367,6 +367,7 @@ export class EmbeddedBroker extends EventEmitter {
         const secured = this.requireSecured();
         return createHistory({
             store,
+            redisUrl: this.cluster?.url,
             limits: this.limits,
             aedes: this.aedes,
             codec: this.codec,
