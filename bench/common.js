@@ -190,6 +190,8 @@ function shuffled(items, random) {
 
 module.exports = {
     ROOT,
+    SECURED_ACCOUNTS,
+    startEmbedded,
     sleep,
     until,
     startBrokers,

@@ -16,6 +16,7 @@ const { fanoutCase, fanoutGlobals } = require('./fanout');
 const { loginCase, loginGlobals } = require('./login');
 const { clusterCase } = require('./cluster');
 const { REDIS } = require('../test/helpers/redis');
+const { historyCase } = require('./history');
 const meta = require('./results-meta');
 const { renderSection, summaryLine } = require('../scripts/bench-table');
 
@@ -108,6 +109,8 @@ async function main() {
             results.memory.push(m);
             log(`  ${n} accounts: ${round(m.perAccountKB, 0)} KiB each (${m.connected} connected)`);
         }
+        log('history:');
+        results.history = await historyCase({ ...settings, random: seededRandom(SEED), log });
     } finally {
         await red.stop();
         for (const b of brokers) await b.stop();

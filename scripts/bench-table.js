@@ -207,6 +207,23 @@ function renderSection(results, source) {
         ]);
     for (const m of results.memory ?? [])
         other.push([BROKERS.embedded, `memory, ${m.accounts} accounts`, `${num(m.perAccountKB, 0)} KiB each`, `${m.connected} connected`]);
+    const history = results.history;
+    if (history) {
+        const f = history.fetch;
+        const c = history.cost;
+        other.push([
+            BROKERS.secured,
+            `history: newest 50 of ${f.stored} stored`,
+            `${num(f.newestMs)} ms`,
+            `p95 ${num(f.newestP95Ms)} ms; 50 from the middle ${num(f.middleMs)} ms; ${f.requests} requests`,
+        ]);
+        other.push([
+            BROKERS.secured,
+            'history: relay QoS 1, on / off',
+            `${num(c.ratio)}x`,
+            `${num(c.onRate, 0)} / ${num(c.offRate, 0)} msg/s, ${c.rounds} rounds (${num(c.ratioMin)}–${num(c.ratioMax)})`,
+        ]);
+    }
     out.push(table(['broker', 'case', 'result', 'detail'], other), '');
     if (results.cluster) out.push(...clusterSection(results.cluster));
     out.push('Last line of the run:', '', '```', summaryLine(results), '```');

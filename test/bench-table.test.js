@@ -138,3 +138,20 @@ describe('bench table script (scripts/bench-table.js)', function () {
         assert.match(summaryLine(results), LAST_LINE_OR_NA);
     });
 });
+
+describe('bench table: the history case (issue 14)', function () {
+    it('shows the fetch time and the relay cost of history when a run measured them, and nothing when not', function () {
+        const results = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
+        assert.ok(!renderSection(results, 'fixture.json').includes('history:'), 'an older run has no history rows');
+        results.history = {
+            fetch: { stored: 100000, requests: 30, fillSeconds: 40.2, newestMs: 3.25, newestP95Ms: 6.5, middleMs: 3.5 },
+            cost: { rounds: 5, count: 6000, onRate: 4500, offRate: 5000, ratio: 0.9, ratioMin: 0.85, ratioMax: 0.97 },
+        };
+        const section = renderSection(results, 'fixture.json');
+        assert.match(
+            section,
+            /\| embedded \(secured, disk store\) \| history: newest 50 of 100000 stored \| 3\.25 ms \| p95 6\.50 ms; 50 from the middle 3\.50 ms; 30 requests \|/,
+        );
+        assert.match(section, /\| history: relay QoS 1, on \/ off \| 0\.90x \| 4 500 \/ 5 000 msg\/s, 5 rounds \(0\.85–0\.97\) \|/);
+    });
+});
