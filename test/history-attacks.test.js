@@ -4,9 +4,8 @@
 // beside it, which must keep working.
 
 const assert = require('assert');
-const { EmbeddedBroker } = require('../nodes/lib/broker');
-const { connectAs, grants, envelope, nextOn } = require('./helpers/mqtt-clients');
-const { ask, historyTopics, texts } = require('./helpers/history');
+const { grants, envelope, nextOn } = require('./helpers/mqtt-clients');
+const { ask, historyBroker, historyTopics, texts } = require('./helpers/history');
 const { until } = require('./helpers/wait');
 
 const ACCOUNTS = [
@@ -14,49 +13,25 @@ const ACCOUNTS = [
     { user: 'Bob', password: 'bob-pass' },
     { user: 'Mallory', password: 'mallory-pass' },
 ];
-const PASSWORD = Object.fromEntries(ACCOUNTS.map((a) => [a.user, a.password]));
 
 describe('attacks on the history service', function () {
     this.timeout(30000);
-    let broker;
-    let clients;
-    let refusals;
+    const f = historyBroker(ACCOUNTS);
+    const { as, chat } = f;
+    const start = (limits = {}) => f.start({ limits });
 
-    async function start(limits = {}) {
-        broker = await EmbeddedBroker.start({ port: 0, security: { accounts: ACCOUNTS }, limits });
-        broker.on('refused', (r) => refusals.push(r));
-    }
-    async function as(user, device = 'dev1') {
-        const client = await connectAs(`mqtt://127.0.0.1:${broker.port}`, user, PASSWORD[user], {
-            clientId: `GID_IMS@@@${user}_${device}`,
-        });
-        clients.push(client);
-        return client;
-    }
-    async function chat(client, from, to, text, fields = {}) {
-        const body = JSON.parse(envelope({ type: 'chat', from, to, text, ...fields }));
-        await client.publishAsync(`IMS/${to}/Inbox/Chat/${from}`, JSON.stringify(body), { qos: 1 });
-        return body;
-    }
     /** Alice and Bob with a conversation of two messages; returns the clients and Bob's message. */
     async function conversation() {
         const alice = await as('Alice');
         const bob = await as('Bob');
         await chat(alice, 'Alice', 'Bob', 'secret for Bob');
         const fromBob = await chat(bob, 'Bob', 'Alice', 'secret for Alice');
-        await broker.history.settled();
+        await f.broker.history.settled();
         return { alice, bob, fromBob };
     }
 
-    beforeEach(async () => {
-        clients = [];
-        refusals = [];
-        await start();
-    });
-    afterEach(async () => {
-        await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-        await broker.close();
-    });
+    beforeEach(() => start());
+    afterEach(() => f.stop());
 
     it("refuses reading another user's history: their request topic, their answer topic, wildcards", async () => {
         const { alice } = await conversation();
@@ -78,7 +53,7 @@ describe('attacks on the history service', function () {
         await mallory.publishAsync('IMS/Alice/History/Req/dev1', JSON.stringify({ v: 1, id: 'steal', op: 'page', conversation: 'u:Bob' }), {
             qos: 1,
         });
-        assert.ok(await until(() => refusals.some((r) => r.user === 'Mallory' && r.topic === 'IMS/Alice/History/Req/dev1')));
+        assert.ok(await until(() => f.refusals.some((r) => r.user === 'Mallory' && r.topic === 'IMS/Alice/History/Req/dev1')));
         // Mallory's own history has nothing of Alice and Bob's conversation.
         const own = await ask(mallory, 'Mallory', 'dev1', { op: 'page', conversation: 'u:Bob' });
         assert.deepStrictEqual(own.entries, []);
@@ -88,7 +63,7 @@ describe('attacks on the history service', function () {
         await mallory.publishAsync('IMS/Alice/History/Resp/dev1', '{"v":1,"id":"x","ok":true}', { qos: 1 });
         await mallory.publishAsync('IMS/Mallory/History/Sync', '{"v":1,"op":"read"}', { qos: 1 });
         assert.ok(
-            await until(() => refusals.filter((r) => r.user === 'Mallory' && /only the broker publishes/.test(r.reason)).length === 2),
+            await until(() => f.refusals.filter((r) => r.user === 'Mallory' && /only the broker publishes/.test(r.reason)).length === 2),
         );
         assert.ok(!mallory.received.some(([t]) => t.startsWith('IMS/Alice')), 'Mallory received nothing of Alice');
         // The honest twin: Alice reads her own, and her subscription of her own namespace is granted.
@@ -119,8 +94,8 @@ describe('attacks on the history service', function () {
             envelope({ type: 'receipt', from: 'Alice', data: { status: 'read', upTo: fromBob.id } }),
             { qos: 1 },
         );
-        await broker.history.settled();
-        assert.ok(refusals.some((r) => r.user === 'Mallory' && r.topic === 'IMS/Bob/Inbox/Chat/Alice'));
+        await f.broker.history.settled();
+        assert.ok(f.refusals.some((r) => r.user === 'Mallory' && r.topic === 'IMS/Bob/Inbox/Chat/Alice'));
         const list = await ask(alice, 'Alice', 'dev1', { op: 'conversations' });
         assert.deepStrictEqual(
             list.conversations.map((c) => [c.conversation, c.readUpTo, c.unread]),
@@ -151,7 +126,7 @@ describe('attacks on the history service', function () {
         await alice.publishAsync('IMS/Bob/Inbox/Chat/Alice', envelope({ type: 'recall', from: 'Alice', data: { target: fromBob.id } }), {
             qos: 1,
         });
-        await broker.history.settled();
+        await f.broker.history.settled();
         for (const [client, user, peer] of [
             [alice, 'Alice', 'u:Bob'],
             [bob, 'Bob', 'u:Alice'],
@@ -166,7 +141,7 @@ describe('attacks on the history service', function () {
             envelope({ type: 'edit', from: 'Bob', text: 'edited by Bob', data: { target: fromBob.id } }),
             { qos: 1 },
         );
-        await broker.history.settled();
+        await f.broker.history.settled();
         const page = await ask(alice, 'Alice', 'dev1', { op: 'page', conversation: 'u:Bob' });
         assert.strictEqual(page.entries[1].message.text, 'edited by Bob');
     });
@@ -203,8 +178,7 @@ describe('attacks on the history service', function () {
     });
 
     it("bounds a user's request flood; another user is answered meanwhile", async () => {
-        await broker.close();
-        refusals = [];
+        await f.stop();
         await start({ historyRequestsPerMinute: 20 });
         const mallory = await as('Mallory');
         const { request, response } = await historyTopics(mallory, 'Mallory', 'dev1');
@@ -212,15 +186,15 @@ describe('attacks on the history service', function () {
         const alice = await as('Alice');
         const honest = await ask(alice, 'Alice', 'dev1', { op: 'conversations' });
         assert.strictEqual(honest.ok, true);
-        // 20 answers, one "rate limited", then silence; the refusals say why.
+        // 20 answers, one "rate limited", then silence; the f.refusals say why.
         assert.ok(await until(() => mallory.received.filter(([t]) => t === response).length >= 21, 5000));
         await ask(alice, 'Alice', 'dev1', { op: 'conversations' }); // a round trip after the flood
-        await broker.history.settled();
+        await f.broker.history.settled();
         const answers = mallory.received.filter(([t]) => t === response).map(([, body]) => JSON.parse(body));
         assert.strictEqual(answers.length, 21);
         assert.strictEqual(answers.filter((a) => a.ok).length, 20);
         assert.deepStrictEqual(answers.find((a) => !a.ok).error.code, 'IMS_RATE_LIMITED');
-        assert.ok(refusals.some((r) => r.user === 'Mallory' && r.action === 'limit' && /history requests/.test(r.reason)));
+        assert.ok(f.refusals.some((r) => r.user === 'Mallory' && r.action === 'limit' && /history requests/.test(r.reason)));
     });
 
     it("keeps a blocked user's messages out of the blocker's history, not out of the sender's", async () => {
@@ -229,7 +203,7 @@ describe('attacks on the history service', function () {
         await chat(mallory, 'Mallory', 'Alice', 'before the block');
         await alice.publishAsync('IMS/Mallory/Inbox/Update/Alice/Unsub', envelope({ type: 'unsub', from: 'Alice' }), { qos: 1 });
         await chat(mallory, 'Mallory', 'Alice', 'after the block');
-        await broker.history.settled();
+        await f.broker.history.settled();
         const alices = await ask(alice, 'Alice', 'dev1', { op: 'page', conversation: 'u:Mallory' });
         assert.deepStrictEqual(texts(alices), ['before the block']);
         const mallorys = await ask(mallory, 'Mallory', 'dev1', { op: 'page', conversation: 'u:Alice' });
@@ -237,7 +211,7 @@ describe('attacks on the history service', function () {
         // The honest twin: Bob, not blocked, is kept.
         const bob = await as('Bob');
         await chat(bob, 'Bob', 'Alice', 'hello');
-        await broker.history.settled();
+        await f.broker.history.settled();
         assert.deepStrictEqual(texts(await ask(alice, 'Alice', 'dev1', { op: 'page', conversation: 'u:Bob' })), ['hello']);
     });
 });

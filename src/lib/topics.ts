@@ -172,22 +172,16 @@ export class TopicCodec {
 
     /** Where a device asks the embedded broker for its user's history (docs/PROTOCOL.md, "History"). */
     historyRequest(user: string, device: string): string {
-        return this.join([
-            assertId('user', user, this.rules),
-            LEVELS.history,
-            HISTORY_LAYOUT.request,
-            assertId('device', device, this.rules),
-        ]);
+        return this.historyOfDevice(user, HISTORY_LAYOUT.request, device);
     }
 
     /** Where the broker answers that device; only `user` may read it. */
     historyResponse(user: string, device: string): string {
-        return this.join([
-            assertId('user', user, this.rules),
-            LEVELS.history,
-            HISTORY_LAYOUT.response,
-            assertId('device', device, this.rules),
-        ]);
+        return this.historyOfDevice(user, HISTORY_LAYOUT.response, device);
+    }
+
+    private historyOfDevice(user: string, level: string, device: string): string {
+        return this.join([assertId('user', user, this.rules), LEVELS.history, level, assertId('device', device, this.rules)]);
     }
 
     /** Where the broker tells every device of `user` what another of its devices sent or read. */
