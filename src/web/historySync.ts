@@ -94,8 +94,9 @@ export class HistorySync {
             this.client.setUnread(refOf(push.conversation), push.unread);
             return;
         }
-        // What another device of this user sent (this device's own sends come back too: already shown).
-        this.client.absorb(refOf(push.conversation), [push.entry].map(itemOf(this.client.userId)), []);
+        // What another device of this user sent, an edit or recall included (this device's own sends
+        // come back too: already shown).
+        this.show(push.conversation, [push.entry]);
         if (push.entry.seq === (this.cursors.seen[push.conversation] ?? 0) + 1) this.cursors.seen[push.conversation] = push.entry.seq;
         this.save();
     }
@@ -103,9 +104,7 @@ export class HistorySync {
     /** Adds a page's messages and applies its edits and recalls; `newest`: the page reaches the conversation's end. */
     private absorb(conversation: string, page: ConversationPage, newest: boolean): void {
         const entries = page.entries;
-        const messages = entries.filter((e) => e.message.type !== 'edit' && e.message.type !== 'recall').map(itemOf(this.client.userId));
-        const changes = entries.filter((e) => e.message.type === 'edit' || e.message.type === 'recall');
-        this.client.absorb(refOf(conversation), messages, changes);
+        this.show(conversation, entries);
         if (entries.length > 0) {
             const first = entries[0].seq;
             const last = entries[entries.length - 1].seq;
@@ -117,6 +116,13 @@ export class HistorySync {
         }
         if (!page.more && entries.length === 0 && newest) this.cursors.seen[conversation] = page.lastSeq;
         this.save();
+    }
+
+    /** Entries into the conversation: messages as items, edits and recalls applied to theirs. */
+    private show(conversation: string, entries: HistoryEntry[]): void {
+        const isChange = (e: HistoryEntry): boolean => e.message.type === 'edit' || e.message.type === 'recall';
+        const messages = entries.filter((e) => !isChange(e)).map(itemOf(this.client.userId));
+        this.client.absorb(refOf(conversation), messages, entries.filter(isChange));
     }
 
     private save(): void {

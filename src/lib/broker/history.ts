@@ -60,7 +60,7 @@ export class HistoryService {
     /** Takes a publish the policy allowed. True when it is a history request: the broker routes it nowhere. */
     observe(identity: BrokerIdentity, parsed: ParsedTopic, payload: Buffer, clientId: string): boolean {
         if (parsed.kind === 'history.request') {
-            this.request(identity, parsed.device as string, payload, clientId);
+            this.request(identity, parsed, payload, clientId);
             return true;
         }
         if (parsed.kind !== 'chat' && parsed.kind !== 'group' && parsed.kind !== 'p2p') return false;
@@ -145,13 +145,22 @@ export class HistoryService {
 
     // --- answering --------------------------------------------------------------------------------
 
-    private request(identity: BrokerIdentity, device: string, payload: Buffer, clientId: string): void {
+    private request(identity: BrokerIdentity, parsed: ParsedTopic, payload: Buffer, clientId: string): void {
         const user = identity.user;
-        const answer = (response: HistoryResponse): void => this.publish(this.o.codec.historyResponse(user, device), response);
+        const topic = parsed.topic;
+        let responseTopic: string;
+        try {
+            responseTopic = this.o.codec.historyResponse(user, parsed.device as string);
+        } catch (error) {
+            // A device level that fits the request topic but not the answer's (the cloud profile's 64 characters).
+            this.o.refuse({ user, clientId, action: 'publish', topic, reason: (error as Error).message });
+            return;
+        }
+        const answer = (response: HistoryResponse): void => this.publish(responseTopic, response);
         const over = this.overLimit(user);
         if (over) {
             const reason = `more than ${this.o.requestsPerMinute} history requests a minute`;
-            this.o.refuse({ user, clientId, action: 'limit', topic: this.o.codec.historyRequest(user, device), reason });
+            this.o.refuse({ user, clientId, action: 'limit', topic, reason });
             // One answer says why; the rest of a flood is not answered at all.
             if (over === 'first') answer({ v: 1, id: requestId(payload), ok: false, error: { code: 'IMS_RATE_LIMITED', message: reason } });
             return;
@@ -161,7 +170,7 @@ export class HistoryService {
             request = parseHistoryRequest(payload);
         } catch (error) {
             const { code, message } = error as ImsError;
-            this.o.refuse({ user, clientId, action: 'publish', topic: this.o.codec.historyRequest(user, device), reason: message });
+            this.o.refuse({ user, clientId, action: 'publish', topic, reason: message });
             return answer({ v: 1, id: requestId(payload), ok: false, error: { code, message } });
         }
         this.run(async () => {
@@ -298,7 +307,13 @@ export class HistoryService {
     }
 
     private push(user: string, sync: HistorySync): void {
-        this.publish(this.o.codec.historySync(user), sync);
+        let topic: string;
+        try {
+            topic = this.o.codec.historySync(user);
+        } catch {
+            return; // a topic the profile does not allow (cloud MQ's 64 characters): nobody could read it
+        }
+        this.publish(topic, sync);
     }
 
     private publish(topic: string, body: object): void {
