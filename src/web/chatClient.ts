@@ -488,7 +488,7 @@ export class ChatClient extends EventEmitter {
     // --- what the broker's history brings (historySync.ts) ------------------------------------------
 
     /** Adds messages from history (those already here keep their place) and applies its edits and recalls. */
-    absorb(ref: Conversation, items: ChatItem[], changes: HistoryEntry[]): void {
+    absorb(ref: Conversation, items: ChatItem[], changes: HistoryEntry[], files: Record<string, Attachment> = {}): void {
         const data = this.conversation(ref);
         const known = new Map(data.items.map((item) => [item.id, item]));
         for (const item of items) {
@@ -502,6 +502,8 @@ export class ChatClient extends EventEmitter {
             data.items.push(item);
             known.set(item.id, item);
             this.events.ledger.record(item.id, item.from, ref, item.ts);
+            const file = files[item.id];
+            if (file) this.keepFile(item, file);
         }
         for (const change of changes) {
             const target = known.get(String(change.message.data?.target));

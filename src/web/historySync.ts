@@ -4,6 +4,7 @@
 // user's other devices send and read as it happens, and pages further back on request. On a broker
 // without history nothing here runs: the browser keeps what it saw, as before (docs/PROTOCOL.md).
 
+import type { Attachment } from '../lib/attachments';
 import { Conversation, conversationKey } from '../lib/chatEvents';
 import type { ConversationPage, HistoryEntry, HistorySync as SyncPush } from '../lib/history';
 import { splitConversation } from '../lib/history';
@@ -121,8 +122,14 @@ export class HistorySync {
     /** Entries into the conversation: messages as items, edits and recalls applied to theirs. */
     private show(conversation: string, entries: HistoryEntry[]): void {
         const isChange = (e: HistoryEntry): boolean => e.message.type === 'edit' || e.message.type === 'recall';
-        const messages = entries.filter((e) => !isChange(e)).map(itemOf(this.client.userId));
-        this.client.absorb(refOf(conversation), messages, entries.filter(isChange));
+        const messages = entries.filter((e) => !isChange(e));
+        // Pictures and files travel inline (docs/PROTOCOL.md, "Attachments"): history has them too.
+        const files: Record<string, Attachment> = {};
+        for (const e of messages) {
+            const attachment = e.message.data?.attachment;
+            if (attachment && typeof attachment === 'object') files[e.message.id] = attachment as Attachment;
+        }
+        this.client.absorb(refOf(conversation), messages.map(itemOf(this.client.userId)), entries.filter(isChange), files);
     }
 
     private save(): void {
