@@ -146,6 +146,8 @@ export class RedisCluster {
     private readonly sharers = new Map<string, { at: number; instances: string[] }>();
 
     private compacting = false;
+    private closed = false;
+    private persistenceConnection: { disconnect(): void } | undefined;
     private sweeper: NodeJS.Timeout | undefined;
     private readonly compactAt: number;
     readonly cleanBindingTtlMs: number;
@@ -179,8 +181,11 @@ export class RedisCluster {
         const redis = new Redis(url, { maxRetriesPerRequest: 3 });
         const emitter = mqemitterRedis({ connectionString: url });
         // Deliver a whole offline queue at login, not the first 1 000 (aedes-persistence-redis's default).
-        const persistence = new RedisPersistence({ conn: new Redis(url), maxSessionDelivery: 100000 });
-        return new RedisCluster(url, redis, emitter, persistence, options);
+        const persistenceConnection = new Redis(url);
+        const persistence = new RedisPersistence({ conn: persistenceConnection, maxSessionDelivery: 100000 });
+        const cluster = new RedisCluster(url, redis, emitter, persistence, options);
+        cluster.persistenceConnection = persistenceConnection;
+        return cluster;
     }
 
     /**
@@ -229,9 +234,13 @@ export class RedisCluster {
      * instance folding at the same moment fail and leave it to the first. Resolves to whether it folded.
      */
     async compact(): Promise<boolean> {
-        if (this.compacting) return false;
+        if (this.compacting || this.closed) return false;
         this.compacting = true;
         const redis = this.redis.duplicate();
+        // Its own connection (WATCH holds per connection); errors reach the broker like the main one's.
+        redis.on('error', (error) => {
+            if (!this.closed) this.onError(error);
+        });
         try {
             await redis.watch(KEYS.snapshot);
             // Plain reads: if another instance folds in between, the snapshot changed and EXEC refuses.
@@ -340,10 +349,14 @@ export class RedisCluster {
     }
 
     async close(): Promise<void> {
+        this.closed = true;
         clearInterval(this.sweeper);
         for (const group of [...this.sharing.keys()]) this.shareActive(group, false);
         await new Promise<void>((resolve) => this.emitter.close(resolve));
         await this.redis.quit().catch(() => undefined);
+        // The persistence's destroy() disconnects it, unless it failed first (it unsubscribes from aedes
+        // before, which throws for a persistence that never served one): it must not retry for ever.
+        this.persistenceConnection?.disconnect();
     }
 }
 
