@@ -123,9 +123,18 @@ if (!CHROMIUM) {
         await open(tablet, 'Bob');
         await bubble(tablet, 'old 60.').waitFor({ timeout: 10000 });
         assert.strictEqual(await bubble(tablet, 'old 1.').count(), 0, 'the oldest are not fetched yet');
-        // The newest 50 of 64 are here; one page back brings the 14 before them, and nothing is left to fetch.
-        await tablet.page.getByRole('button', { name: 'Earlier messages' }).click();
+        // The newest 50 of 64 are here; scrolling to the top brings the 14 before them (infinite scroll),
+        // in place: the message that was at the top stays in view. Nothing is left to fetch then.
+        await tablet.page.getByRole('button', { name: 'Earlier messages' }).waitFor();
+        await tablet.page.locator('.messages').evaluate((list) => (list.scrollTop = 0));
         await bubble(tablet, 'old 1.').waitFor({ timeout: 10000 });
+        await bubble(tablet, 'old 11.').waitFor();
+        const inView = await bubble(tablet, 'old 11.').evaluate((message) => {
+            const list = message.closest('.messages').getBoundingClientRect();
+            const box = message.getBoundingClientRect();
+            return box.bottom > list.top && box.top < list.bottom;
+        });
+        assert.ok(inView, 'the message read last is still in view: the page arrived above it');
         await bubble(tablet, 'one').waitFor();
         await tablet.page.getByRole('button', { name: 'Earlier messages' }).waitFor({ state: 'detached' });
         assert.strictEqual(await tablet.page.locator('.message').count(), 64);

@@ -103,6 +103,12 @@ export class App {
             this.error ? h('p', { class: 'error', role: 'alert' }, this.error) : null,
             this.screens[this.screen.name](this),
         );
+        // Where the reader was in the conversation: at the bottom it follows new messages; scrolled up
+        // (reading, or a page fetched above) it keeps the same messages in view.
+        const before = this.root.querySelector('.messages');
+        const fromBottom = before ? before.scrollHeight - before.scrollTop : 0;
+        const following = !before || fromBottom - before.clientHeight < 40;
+        const sameConversation = before?.getAttribute('aria-label');
         this.root.replaceChildren(page);
         for (const [id, value] of typed) {
             const again = document.getElementById(id);
@@ -116,7 +122,9 @@ export class App {
             }
         }
         const list = this.root.querySelector('.messages');
-        if (list) list.scrollTop = list.scrollHeight;
+        if (!list) return;
+        if (following || list.getAttribute('aria-label') !== sameConversation) list.scrollTop = list.scrollHeight;
+        else list.scrollTop = list.scrollHeight - fromBottom;
     }
 
     private banner(): HTMLElement | null {

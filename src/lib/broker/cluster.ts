@@ -47,6 +47,7 @@ interface RedisClient {
     multi(): RedisTransaction;
     duplicate(): RedisClient;
     quit(): Promise<unknown>;
+    disconnect(): void;
     on(event: 'error', listener: (error: Error) => void): unknown;
 }
 

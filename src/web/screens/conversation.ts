@@ -96,13 +96,10 @@ function messageList(app: App, ref: Conversation, data: ConversationData): HTMLE
     const list = h('ol', { class: 'messages', 'aria-label': ref.id });
     // Scrolling back past what this browser holds: the broker's history, where it keeps one.
     if (client?.history.hasEarlier(ref)) {
-        list.append(
-            h(
-                'li',
-                { class: 'earlier' },
-                h('button', { onclick: () => app.act(() => client.history.loadEarlier(ref)) }, t('chat.earlier')),
-            ),
-        );
+        const load = (): void => app.act(() => client.history.loadEarlier(ref));
+        const earlier = h('li', { class: 'earlier' }, h('button', { onclick: load }, t('chat.earlier')));
+        list.append(earlier);
+        loadWhenSeen(list, earlier, load);
     }
     if (data.items.length === 0) list.append(h('li', { class: 'hint' }, t('chat.empty')));
     let day = '';
@@ -123,6 +120,24 @@ function messageList(app: App, ref: Conversation, data: ConversationData): HTMLE
         list.append(bubble(app, ref, item, own));
     }
     return list;
+}
+
+/**
+ * Infinite scroll back: the next page is fetched as soon as the top of the list scrolls into view
+ * (the button stays, for keyboards and screen readers). One fetch per rendering of the list: the
+ * render after it brings a new marker, observed afresh.
+ */
+function loadWhenSeen(list: HTMLElement, marker: HTMLElement, load: () => void): void {
+    if (typeof IntersectionObserver === 'undefined') return;
+    const observer = new IntersectionObserver(
+        (entries) => {
+            if (!entries.some((entry) => entry.isIntersecting)) return;
+            observer.disconnect();
+            load();
+        },
+        { root: list },
+    );
+    observer.observe(marker);
 }
 
 function bubble(app: App, ref: Conversation, item: ChatItem, own: boolean): HTMLElement {
