@@ -4,7 +4,7 @@
 // reach is typed here, and `adapterProblems` checks them on a live client: test/aedes-adapter.test.js
 // fails when an aedes upgrade moves one of them, instead of the broker silently losing a defence.
 
-import type { Duplex } from 'stream';
+import type { Duplex, Readable } from 'stream';
 import type { Aedes, Client } from 'aedes' with { 'resolution-mode': 'import' };
 
 type Deliver = (packet: DeliveredPacket, cb: () => void) => void;
@@ -77,7 +77,55 @@ interface Persistence {
  */
 export const LEVEL_METHODS_USED = ['get', 'put', 'del', 'batch', 'clear', 'values', 'close'] as const;
 
+/** A packet as aedes's persistences store it (an aedes-packet, or a PUBREL in place of a QoS 2 one). */
+export interface StoredPacket {
+    cmd?: string;
+    topic?: string;
+    payload?: Buffer | string;
+    qos?: number;
+    brokerId?: string;
+    brokerCounter?: number;
+    messageId?: number;
+    clientId?: string;
+    [field: string]: unknown;
+}
+
+export interface PersistenceClient {
+    id: string;
+}
+
+export interface StoredSubscription {
+    topic: string;
+    qos: number;
+    [field: string]: unknown;
+}
+
+/** The async persistence interface of aedes 1.x, as aedes-persistence and aedes-persistence-level implement it. */
 export interface AedesPersistence {
+    setup(broker: { id: string }): Promise<void>;
+    storeRetained(packet: StoredPacket): Promise<void>;
+    createRetainedStreamCombi(patterns: string[]): Readable;
+    createRetainedStream(pattern: string): Readable;
+    addSubscriptions(client: PersistenceClient, subs: StoredSubscription[]): Promise<void>;
+    removeSubscriptions(client: PersistenceClient, topics: string[]): Promise<void>;
+    subscriptionsByClient(client: PersistenceClient): Promise<StoredSubscription[]>;
+    countOffline(): Promise<{ subsCount: number; clientsCount: number }>;
+    subscriptionsByTopic(pattern: string): Promise<unknown[]>;
+    cleanSubscriptions(client: PersistenceClient): Promise<void>;
+    outgoingEnqueue(sub: { clientId: string }, packet: StoredPacket): Promise<void>;
+    outgoingEnqueueCombi(subs: { clientId: string }[], packet: StoredPacket): Promise<unknown>;
+    outgoingUpdate(client: PersistenceClient, packet: StoredPacket): Promise<void>;
+    outgoingClearMessageId(client: PersistenceClient, packet: { messageId?: number }): Promise<StoredPacket | undefined>;
+    outgoingStream(client: PersistenceClient): Readable;
+    incomingStorePacket(client: PersistenceClient, packet: StoredPacket): Promise<void>;
+    incomingGetPacket(client: PersistenceClient, packet: { messageId?: number }): Promise<StoredPacket>;
+    incomingDelPacket(client: PersistenceClient, packet: { messageId?: number }): Promise<void>;
+    cleanIncoming(client: PersistenceClient): Promise<void>;
+    putWill(client: PersistenceClient, packet: StoredPacket): Promise<void>;
+    getWill(client: PersistenceClient): Promise<StoredPacket | undefined>;
+    delWill(client: PersistenceClient): Promise<StoredPacket | undefined>;
+    streamWill(brokers?: Record<string, unknown>): Readable;
+    getClientList(topic: string): Readable;
     destroy(): Promise<void>;
 }
 
@@ -86,6 +134,53 @@ export function levelPersistence(db: object): AedesPersistence {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const AsyncLevelPersistence = require('aedes-persistence-level/asyncPersistence.js') as new (db: object) => AedesPersistence;
     return new AsyncLevelPersistence(db);
+}
+
+/** aedes's own in-memory persistence (the one it uses when given none): the disk store's working copy. */
+export function memoryPersistence(): AedesPersistence {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const MemoryPersistence = require('aedes-persistence/asyncPersistence.js') as new () => AedesPersistence;
+    return new MemoryPersistence();
+}
+
+/**
+ * Stores a will read back from disk in the memory persistence under the broker that took it.
+ * aedes-persistence's putWill stamps the current broker's id on the packet (and keeps the very
+ * object); a will left by a broker that crashed must keep the old id, so that aedes publishes it.
+ */
+export async function restoreWill(memory: AedesPersistence, will: StoredPacket): Promise<void> {
+    const brokerId = will.brokerId;
+    await memory.putWill({ id: String(will.clientId) }, will);
+    will.brokerId = brokerId;
+}
+
+/** The sessions aedes-persistence-level holds: the Client IDs in its keys, and the QoS 2 packets received. */
+export interface StoredSessions {
+    clientIds: Set<string>;
+    incoming: { clientId: string; messageId: number }[];
+}
+
+/** The keys of a LevelDB range, in order, as classic-level lists them. */
+export type KeyIterable = (range: { gte: string; lt: string }) => AsyncIterable<string>;
+
+/**
+ * Reads the Client IDs out of aedes-persistence-level's keys. Its API reads a session by Client ID
+ * but cannot list them; its keys are `subscriptions:<id>:<topic>`, `outgoing:<id>:<broker>:<counter>`
+ * and `incoming:<id>:<padded messageId>`, the ID URI-encoded (so it holds no ':').
+ */
+export async function storedSessions(keys: KeyIterable): Promise<StoredSessions> {
+    const sessions: StoredSessions = { clientIds: new Set(), incoming: [] };
+    for (const prefix of ['subscriptions:', 'outgoing:', 'incoming:']) {
+        for await (const key of keys({ gte: prefix, lt: `${prefix.slice(0, -1)};` })) {
+            const rest = key.slice(prefix.length);
+            const end = rest.indexOf(':');
+            if (end < 0) continue;
+            const clientId = decodeURIComponent(rest.slice(0, end));
+            sessions.clientIds.add(clientId);
+            if (prefix === 'incoming:') sessions.incoming.push({ clientId, messageId: Number(rest.slice(end + 1)) });
+        }
+    }
+    return sessions;
 }
 
 /**

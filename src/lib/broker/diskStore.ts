@@ -1,11 +1,13 @@
-// LevelDB on disk: aedes's sessions and retained messages (written in batches: batchedPersistence.ts),
+// LevelDB on disk: aedes's sessions and retained messages (kept in memory and written a window later:
+// journaledPersistence.ts, in batches: batchedPersistence.ts),
 // and beside them what the broker learned (the policy's facts and the Client ID bindings) as one
 // versioned document, saved once per burst of changes. A failed save or batch is reported, never
 // swallowed: a block or a queued message that did not reach the disk must be seen.
 
 import * as fs from 'fs';
-import { answerCleanSessionAcks, levelPersistence } from './aedesAdapter';
-import { BatchedLevel, type LevelDisk } from './batchedPersistence';
+import { answerCleanSessionAcks, levelPersistence, memoryPersistence, storedSessions } from './aedesAdapter';
+import { BatchedLevel, type KeyRange, type LevelDisk } from './batchedPersistence';
+import { JournaledPersistence } from './journaledPersistence';
 import type { BindingsState } from './bindings';
 import type { FactsState } from './facts';
 import type { LevelHistoryDb } from './historyLevel';
@@ -24,13 +26,14 @@ interface LevelDb extends LevelDisk {
     get(key: string): Promise<string | undefined>;
     get(key: string, options: { valueEncoding: 'buffer' }): Promise<Buffer | undefined>;
     put(key: string, value: string): Promise<void>;
+    keys(range: KeyRange): AsyncIterable<string>;
 }
 
 /** Beside aedes's own keys; none of them starts with "~". */
 const STATE_KEY = '~ims-policy';
 
 /** The two things the store writes: the broker's state document and aedes's batches. */
-type StorePart = 'state' | 'sessions';
+type StorePart = 'state' | 'sessions' | 'journal';
 
 export class DiskStore {
     private saving: Promise<void> = Promise.resolve();
@@ -41,15 +44,21 @@ export class DiskStore {
     onRecovered: () => void = () => undefined;
     private readonly failing = new Set<StorePart>();
 
-    /** aedes's sessions and retained messages, served from memory and written in batches. */
+    /** aedes's level persistence writes here: its LevelDB writes, in batches. */
     private readonly batched: BatchedLevel;
-    readonly persistence: { destroy(): Promise<void> };
+    /** What aedes uses: its sessions and retained messages in memory, journaled to the level persistence. */
+    readonly persistence: JournaledPersistence;
 
     private constructor(private readonly db: LevelDb) {
         this.batched = new BatchedLevel(db);
         this.batched.onError = (error) => this.failed('sessions', error);
         this.batched.onRecovered = () => this.recovered('sessions');
-        this.persistence = levelPersistence(this.batched);
+        this.persistence = new JournaledPersistence(memoryPersistence(), levelPersistence(this.batched), {
+            // Read at aedes's setup, before any write: the disk's keys are all there is.
+            storedSessions: () => storedSessions((range) => db.keys(range)),
+        });
+        this.persistence.onError = (error) => this.failed('journal', error);
+        this.persistence.onRecovered = () => this.recovered('journal');
         answerCleanSessionAcks(this.persistence);
     }
 
@@ -95,14 +104,20 @@ export class DiskStore {
             });
     }
 
-    /** Writes that a SIGKILL now would lose: aedes's writes not yet on disk. */
+    /** Changes that a SIGKILL now would lose: aedes's changes in the journal, and writes not yet on disk. */
     get pendingWrites(): number {
-        return this.batched.pendingWrites;
+        return this.persistence.journalLength + this.batched.pendingWrites;
     }
 
-    /** Resolves once aedes's writes so far are on disk. */
-    flush(): Promise<void> {
-        return this.batched.flush();
+    /** LevelDB batches written so far (for tests and the bench). */
+    get batchesWritten(): number {
+        return this.batched.batchesWritten;
+    }
+
+    /** Resolves once aedes's changes so far are on disk. */
+    async flush(): Promise<void> {
+        await this.persistence.flush();
+        await this.batched.flush();
     }
 
     private failed(part: StorePart, error: Error): void {
