@@ -77,6 +77,7 @@ export class JournaledPersistence implements AedesPersistence {
     private applying: Promise<void> = Promise.resolve();
     private closed = false;
     private failing = false;
+    private setupBroker: { id: string } | undefined;
     private readonly windowMs: number;
     /** Told when a change cannot be applied to the level store (it and memory then differ). */
     onError: (error: Error) => void = () => undefined;
@@ -97,7 +98,13 @@ export class JournaledPersistence implements AedesPersistence {
         return this.current.length + this.previous.length;
     }
 
+    /** The broker given to setup (aedes-persistence's conformance suite reads it). */
+    get broker(): { id: string } | undefined {
+        return this.setupBroker;
+    }
+
     async setup(broker: { id: string }): Promise<void> {
+        this.setupBroker = broker;
         await this.memory.setup(broker);
         await this.level.setup(broker);
         await this.load();
