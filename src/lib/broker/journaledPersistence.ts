@@ -2,16 +2,19 @@
 // aedes-persistence-level (over the batched LevelDB) a short window later. aedes reads and writes
 // memory only, so no message is encoded or looked up on disk on its way. For a persistent session aedes
 // stores each QoS 1 message, updates it on delivery and clears it on PUBACK, usually within a few
-// milliseconds: the changes wait in a journal for one to two windows, and a message enqueued and
-// cleared meanwhile never reaches the level persistence at all; of several updates of one message only
-// the last is written. What is left is applied, in the order it happened, through the level
+// milliseconds: those changes (the messages of sessions that are online, and QoS 2 packets received)
+// wait in a journal for one to two windows, and a message enqueued and cleared meanwhile never reaches
+// the level persistence at all; of several updates of one message only the last is written. Every
+// other change (a message queued for a session that is away, subscriptions, wills, retained messages)
+// is rare or cannot be cleared soon: it is written at the end of its turn, with everything before it. What is left is applied, in the order it happened, through the level
 // persistence's own methods, so the on-disk format is the level persistence's and old stores load.
 //
 // At open, everything on disk is read into memory through the level persistence's read methods; memory
 // then holds exactly what the store holds, as aedes's memory persistence always did.
 //
-// What a SIGKILL can lose: the journal (the changes of the last one to two windows) and the level
-// store's writes not yet in LevelDB (batchedPersistence.ts); `pendingWrites` counts both.
+// What a SIGKILL can lose: the journal (the delivery traffic of the last one to two windows, the other
+// changes of the current turn) and the level store's writes not yet in LevelDB (batchedPersistence.ts);
+// `pendingWrites` counts both.
 
 import type { Readable } from 'stream';
 import {
@@ -74,6 +77,7 @@ export class JournaledPersistence implements AedesPersistence {
     private readonly lastRetained = new Map<string, Change | Pending>();
     private readonly lastIncoming = new Map<string, Change | Pending>();
     private timer: NodeJS.Timeout | undefined;
+    private urgentScheduled = false;
     private applying: Promise<void> = Promise.resolve();
     private closed = false;
     private failing = false;
@@ -166,7 +170,7 @@ export class JournaledPersistence implements AedesPersistence {
     // Writes: memory at once, the level store through the journal.
     storeRetained(packet: StoredPacket): Promise<void> {
         const saved = copy(packet);
-        const change = this.record((level) => level.storeRetained(saved));
+        const change = this.record((level) => level.storeRetained(saved), true);
         this.supersede(this.lastRetained, String(packet.topic), change);
         return this.mirror(change, this.memory.storeRetained(packet));
     }
@@ -175,7 +179,7 @@ export class JournaledPersistence implements AedesPersistence {
         const saved = { id: client.id };
         const list = subs.map((sub) => ({ ...sub }));
         return this.mirror(
-            this.record((level) => level.addSubscriptions(saved, list)),
+            this.record((level) => level.addSubscriptions(saved, list), true),
             this.memory.addSubscriptions(client, subs),
         );
     }
@@ -184,7 +188,7 @@ export class JournaledPersistence implements AedesPersistence {
         const saved = { id: client.id };
         const list = [...topics];
         return this.mirror(
-            this.record((level) => level.removeSubscriptions(saved, list)),
+            this.record((level) => level.removeSubscriptions(saved, list), true),
             this.memory.removeSubscriptions(client, topics),
         );
     }
@@ -192,20 +196,22 @@ export class JournaledPersistence implements AedesPersistence {
     cleanSubscriptions(client: PersistenceClient): Promise<void> {
         const saved = { id: client.id };
         return this.mirror(
-            this.record((level) => level.cleanSubscriptions(saved)),
+            this.record((level) => level.cleanSubscriptions(saved), true),
             this.memory.cleanSubscriptions(client),
         );
     }
 
+    /** aedes queues here a message for a persistent session that is online: it is usually cleared soon. */
     async outgoingEnqueue(sub: { clientId: string }, packet: StoredPacket): Promise<void> {
-        this.enqueueChange(sub.clientId, copy(packet));
+        this.enqueueChange(sub.clientId, copy(packet), false);
         await this.memory.outgoingEnqueue(sub, packet);
     }
 
+    /** aedes queues here a message for sessions that are away: it stays until they come back. */
     async outgoingEnqueueCombi(subs: { clientId: string }[], packet: StoredPacket): Promise<unknown> {
         if (!subs || subs.length === 0) return packet;
         const saved = copy(packet);
-        for (const sub of subs) this.enqueueChange(sub.clientId, saved);
+        for (const sub of subs) this.enqueueChange(sub.clientId, saved, true);
         return this.memory.outgoingEnqueueCombi(subs, packet);
     }
 
@@ -271,7 +277,7 @@ export class JournaledPersistence implements AedesPersistence {
     cleanIncoming(client: PersistenceClient): Promise<void> {
         const clientRef = { id: client.id };
         return this.mirror(
-            this.record((level) => level.cleanIncoming(clientRef)),
+            this.record((level) => level.cleanIncoming(clientRef), true),
             this.memory.cleanIncoming(client),
         );
     }
@@ -280,7 +286,7 @@ export class JournaledPersistence implements AedesPersistence {
         const clientRef = { id: client.id };
         const saved = copy(packet);
         return this.mirror(
-            this.record((level) => level.putWill(clientRef, saved)),
+            this.record((level) => level.putWill(clientRef, saved), true),
             this.memory.putWill(client, packet),
         );
     }
@@ -288,18 +294,14 @@ export class JournaledPersistence implements AedesPersistence {
     delWill(client: PersistenceClient): Promise<StoredPacket | undefined> {
         const clientRef = { id: client.id };
         return this.mirror(
-            this.record((level) => level.delWill(clientRef)),
+            this.record((level) => level.delWill(clientRef), true),
             this.memory.delWill(client),
         );
     }
 
     /** Hands every change so far to the level store, which writes it in its next batch. */
     async flush(): Promise<void> {
-        this.take(this.previous);
-        this.take(this.current);
-        this.previous = [];
-        this.current = [];
-        this.stopTimer();
+        this.takeAll();
         await this.applying;
     }
 
@@ -311,9 +313,9 @@ export class JournaledPersistence implements AedesPersistence {
         await this.level.destroy();
     }
 
-    private enqueueChange(clientId: string, packet: StoredPacket): void {
+    private enqueueChange(clientId: string, packet: StoredPacket, urgent: boolean): void {
         const pending: Pending = { cancelled: false };
-        const change = this.record((level) => level.outgoingEnqueue({ clientId }, packet));
+        const change = this.record((level) => level.outgoingEnqueue({ clientId }, packet), urgent);
         change.pending = pending;
         const key = outgoingKey(clientId, packet);
         // The same message queued twice for one session: the second cannot be cancelled alone.
@@ -323,10 +325,18 @@ export class JournaledPersistence implements AedesPersistence {
         }
     }
 
-    private record(apply: (level: AedesPersistence) => Promise<unknown>): Change {
+    /** Journals a change; an urgent one is written at the end of the turn, with all changes before it. */
+    private record(apply: (level: AedesPersistence) => Promise<unknown>, urgent = false): Change {
         if (this.closed) throw new Error('The disk store is closed');
         const change: Change = { skip: false, apply };
         this.current.push(change);
+        if (urgent && !this.urgentScheduled) {
+            this.urgentScheduled = true;
+            setImmediate(() => {
+                this.urgentScheduled = false;
+                this.takeAll();
+            });
+        }
         if (!this.timer) {
             this.timer = setInterval(() => this.tick(), this.windowMs);
             this.timer.unref();
@@ -356,6 +366,14 @@ export class JournaledPersistence implements AedesPersistence {
         this.previous = this.current;
         this.current = [];
         if (this.previous.length === 0) this.stopTimer();
+    }
+
+    private takeAll(): void {
+        this.take(this.previous);
+        this.take(this.current);
+        this.previous = [];
+        this.current = [];
+        this.stopTimer();
     }
 
     private stopTimer(): void {
