@@ -38,6 +38,13 @@ interface Pending {
 interface Change {
     /** Skipped when applied: superseded by a later change, cancelled, or refused by memory. */
     skip: boolean;
+    /**
+     * An urgent change's call resolves once it is handed to the level store, as it did when aedes
+     * wrote there directly: aedes answers (CONNACK, SUBACK, the PUBACK of a message queued for a
+     * session that is away) only after that, so the answer means "in the next LevelDB batch".
+     */
+    handed?: Promise<void>;
+    onHanded?: () => void;
     /** The outgoing message the change belongs to, while its enqueue is unwritten. */
     pending?: Pending;
     /** Key of the coalescing map this change is registered in, to unregister it when it is taken. */
@@ -211,8 +218,11 @@ export class JournaledPersistence implements AedesPersistence {
     async outgoingEnqueueCombi(subs: { clientId: string }[], packet: StoredPacket): Promise<unknown> {
         if (!subs || subs.length === 0) return packet;
         const saved = copy(packet);
-        for (const sub of subs) this.enqueueChange(sub.clientId, saved, true);
-        return this.memory.outgoingEnqueueCombi(subs, packet);
+        let last: Change | undefined;
+        for (const sub of subs) last = this.enqueueChange(sub.clientId, saved, true);
+        const result = await this.memory.outgoingEnqueueCombi(subs, packet);
+        await last?.handed;
+        return result;
     }
 
     outgoingUpdate(client: PersistenceClient, packet: StoredPacket): Promise<void> {
@@ -313,7 +323,7 @@ export class JournaledPersistence implements AedesPersistence {
         await this.level.destroy();
     }
 
-    private enqueueChange(clientId: string, packet: StoredPacket, urgent: boolean): void {
+    private enqueueChange(clientId: string, packet: StoredPacket, urgent: boolean): Change {
         const pending: Pending = { cancelled: false };
         const change = this.record((level) => level.outgoingEnqueue({ clientId }, packet), urgent);
         change.pending = pending;
@@ -323,6 +333,7 @@ export class JournaledPersistence implements AedesPersistence {
             this.pendingOutgoing.set(key, pending);
             change.coalesce = { map: this.pendingOutgoing, key, value: pending };
         }
+        return change;
     }
 
     /** Journals a change; an urgent one is written at the end of the turn, with all changes before it. */
@@ -330,6 +341,7 @@ export class JournaledPersistence implements AedesPersistence {
         if (this.closed) throw new Error('The disk store is closed');
         const change: Change = { skip: false, apply };
         this.current.push(change);
+        if (urgent) change.handed = new Promise((resolve) => (change.onHanded = resolve));
         if (urgent && !this.urgentScheduled) {
             this.urgentScheduled = true;
             setImmediate(() => {
@@ -346,10 +358,16 @@ export class JournaledPersistence implements AedesPersistence {
 
     /** Memory's answer is aedes's; a change memory refused is not written either. */
     private mirror<T>(change: Change, result: Promise<T>): Promise<T> {
-        return result.catch((error: unknown) => {
-            change.skip = true;
-            throw error;
-        });
+        return result.then(
+            async (value) => {
+                await change.handed;
+                return value;
+            },
+            (error: unknown) => {
+                change.skip = true;
+                throw error;
+            },
+        );
     }
 
     /** Only the latest change of a key is written. */
@@ -394,13 +412,15 @@ export class JournaledPersistence implements AedesPersistence {
     private async apply(changes: Change[]): Promise<void> {
         let failure: Error | undefined;
         for (const change of changes) {
-            if (change.skip || change.pending?.cancelled) continue;
-            try {
-                await change.apply(this.level);
-                this.changesWritten++;
-            } catch (error) {
-                failure ??= error as Error;
+            if (!change.skip && !change.pending?.cancelled) {
+                try {
+                    await change.apply(this.level);
+                    this.changesWritten++;
+                } catch (error) {
+                    failure ??= error as Error;
+                }
             }
+            change.onHanded?.();
         }
         if (failure) {
             this.failing = true;
