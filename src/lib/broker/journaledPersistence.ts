@@ -6,7 +6,8 @@
 // wait in a journal for one to two windows, and a message enqueued and cleared meanwhile never reaches
 // the level persistence at all; of several updates of one message only the last is written. Every
 // other change (a message queued for a session that is away, subscriptions, wills, retained messages)
-// is rare or cannot be cleared soon: it is written at the end of its turn, with everything before it. What is left is applied, in the order it happened, through the level
+// is rare or cannot be cleared soon: it is written at the end of its turn, ahead of the waiting
+// traffic (it touches other keys; taking the traffic along would write what is about to be cleared). What is left is applied, in the order it happened, through the level
 // persistence's own methods, so the on-disk format is the level persistence's and old stores load.
 //
 // At open, everything on disk is read into memory through the level persistence's read methods; memory
@@ -74,9 +75,15 @@ async function drain(stream: Readable): Promise<StoredPacket[]> {
 }
 
 export class JournaledPersistence implements AedesPersistence {
-    /** The changes of the current window, and of the one before (written at the next tick). */
+    /** The delivery traffic of the current window, and of the one before (written at the next tick). */
     private current: Change[] = [];
     private previous: Change[] = [];
+    /**
+     * The other changes of this turn, written at its end. They touch other keys than the traffic that
+     * waits (subscriptions, wills, retained messages, messages of sessions that are away), so they can
+     * overtake it: taking the traffic with them would write what is about to be cleared.
+     */
+    private prompt: Change[] = [];
     /** Outgoing messages whose enqueue is still in the journal, by client, broker and counter. */
     private readonly pendingOutgoing = new Map<string, Change | Pending>();
     /** The last unwritten update of each outgoing message, and the last retained message of each topic. */
@@ -106,7 +113,7 @@ export class JournaledPersistence implements AedesPersistence {
 
     /** Changes not yet handed to the level store. */
     get journalLength(): number {
-        return this.current.length + this.previous.length;
+        return this.current.length + this.previous.length + this.prompt.length;
     }
 
     /** The broker given to setup (aedes-persistence's conformance suite reads it). */
@@ -287,7 +294,8 @@ export class JournaledPersistence implements AedesPersistence {
     cleanIncoming(client: PersistenceClient): Promise<void> {
         const clientRef = { id: client.id };
         return this.mirror(
-            this.record((level) => level.cleanIncoming(clientRef), true),
+            // With the traffic: QoS 2 packets received before it must not be written after it.
+            this.record((level) => level.cleanIncoming(clientRef)),
             this.memory.cleanIncoming(client),
         );
     }
@@ -336,22 +344,24 @@ export class JournaledPersistence implements AedesPersistence {
         return change;
     }
 
-    /** Journals a change; an urgent one is written at the end of the turn, with all changes before it. */
+    /** Journals a change: traffic for a window or two, an urgent one until the end of the turn. */
     private record(apply: (level: AedesPersistence) => Promise<unknown>, urgent = false): Change {
         if (this.closed) throw new Error('The disk store is closed');
         const change: Change = { skip: false, apply };
-        this.current.push(change);
-        if (urgent) change.handed = new Promise((resolve) => (change.onHanded = resolve));
-        if (urgent && !this.urgentScheduled) {
+        if (!urgent) {
+            this.current.push(change);
+            this.timer ??= setInterval(() => this.tick(), this.windowMs).unref();
+            return change;
+        }
+        this.prompt.push(change);
+        change.handed = new Promise((resolve) => (change.onHanded = resolve));
+        if (!this.urgentScheduled) {
             this.urgentScheduled = true;
             setImmediate(() => {
                 this.urgentScheduled = false;
-                this.takeAll();
+                this.take(this.prompt);
+                this.prompt = [];
             });
-        }
-        if (!this.timer) {
-            this.timer = setInterval(() => this.tick(), this.windowMs);
-            this.timer.unref();
         }
         return change;
     }
@@ -389,8 +399,10 @@ export class JournaledPersistence implements AedesPersistence {
     private takeAll(): void {
         this.take(this.previous);
         this.take(this.current);
+        this.take(this.prompt);
         this.previous = [];
         this.current = [];
+        this.prompt = [];
         this.stopTimer();
     }
 
