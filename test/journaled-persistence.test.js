@@ -70,12 +70,13 @@ describe('journaled persistence of the disk store', function () {
             windowMs: 60000,
             storedSessions: () => storedSessions((range) => db.keys(range)),
         });
-        await journal.setup({ id: 'b1' });
+        // Bob is connected (aedes's client table, as the persistence sees the broker); Alice is away.
+        await journal.setup({ id: 'b1', clients: { bob: {} } });
         const bob = { id: 'bob' };
         const COUNT = 100;
         for (let i = 1; i <= COUNT; i++) {
-            // As aedes queues a message for a persistent session that is online; the PUBACK comes turns later.
-            await journal.outgoingEnqueue({ clientId: 'bob' }, packet(i));
+            // As aedes queues a message for a persistent session; Bob's PUBACK comes turns later.
+            await journal.outgoingEnqueueCombi([{ clientId: 'bob' }], packet(i));
             await journal.outgoingUpdate(bob, { ...packet(i), messageId: i });
             await new Promise((resolve) => setImmediate(resolve));
             await journal.outgoingUpdate(bob, { ...packet(i), messageId: i, dup: true });

@@ -202,6 +202,15 @@ export function internalsOf(client: Client): ClientInternals {
     return client as unknown as ClientInternals;
 }
 
+/**
+ * Whether a Client ID is connected to this broker, given the broker object aedes hands its
+ * persistence at setup (the aedes instance; its `clients` table, as `connectedClients` reads it).
+ */
+export function isConnectedTo(broker: object | undefined, clientId: string): boolean {
+    const clients = (broker as { clients?: Record<string, unknown> } | undefined)?.clients;
+    return clients !== undefined && clients[clientId] !== undefined;
+}
+
 /** The connected clients by Client ID. */
 export function connectedClients(aedes: Aedes): Record<string, ClientInternals> {
     return (aedes as unknown as { clients: Record<string, ClientInternals> }).clients;

@@ -19,6 +19,7 @@
 
 import type { Readable } from 'stream';
 import {
+    isConnectedTo,
     restoreWill,
     type AedesPersistence,
     type PersistenceClient,
@@ -215,18 +216,27 @@ export class JournaledPersistence implements AedesPersistence {
         );
     }
 
-    /** aedes queues here a message for a persistent session that is online: it is usually cleared soon. */
+    /** aedes queues here a message it delivers to a persistent session outside its subscriptions' path. */
     async outgoingEnqueue(sub: { clientId: string }, packet: StoredPacket): Promise<void> {
         this.enqueueChange(sub.clientId, copy(packet), false);
         await this.memory.outgoingEnqueue(sub, packet);
     }
 
-    /** aedes queues here a message for sessions that are away: it stays until they come back. */
+    /**
+     * aedes queues here every QoS 1 or 2 message for every persistent session subscribed, online or
+     * away. A session online acknowledges it soon: it waits with the traffic. For a session away it
+     * stays until the session comes back: written at the end of the turn, and aedes's PUBACK to the
+     * sender waits until it is handed to the level store, as before the journal.
+     */
     async outgoingEnqueueCombi(subs: { clientId: string }[], packet: StoredPacket): Promise<unknown> {
         if (!subs || subs.length === 0) return packet;
         const saved = copy(packet);
         let last: Change | undefined;
-        for (const sub of subs) last = this.enqueueChange(sub.clientId, saved, true);
+        for (const sub of subs) {
+            const away = !isConnectedTo(this.setupBroker, sub.clientId);
+            const change = this.enqueueChange(sub.clientId, saved, away);
+            if (away) last = change;
+        }
         const result = await this.memory.outgoingEnqueueCombi(subs, packet);
         await last?.handed;
         return result;
