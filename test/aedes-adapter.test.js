@@ -10,7 +10,15 @@ const mqtt = require('mqtt');
 const { EmbeddedBroker, DEFAULT_LIMITS } = require('../nodes/lib/broker');
 const os = require('os');
 const { ClassicLevel } = require('classic-level');
-const { adapterProblems, connectedClients, levelPersistence, LEVEL_METHODS_USED } = require('../nodes/lib/broker/aedesAdapter');
+const {
+    adapterProblems,
+    connectedClients,
+    levelPersistence,
+    memoryPersistence,
+    restoreWill,
+    storedSessions,
+    LEVEL_METHODS_USED,
+} = require('../nodes/lib/broker/aedesAdapter');
 const { BatchedLevel } = require('../nodes/lib/broker/batchedPersistence');
 
 describe('aedes adapter', function () {
@@ -84,6 +92,42 @@ describe('aedes adapter', function () {
             assert.deepStrictEqual([...used].sort(), [...LEVEL_METHODS_USED].sort());
         } finally {
             await batched.close();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("reads the sessions out of aedes-persistence-level's keys, and restores a will under its old broker", async function () {
+        // The journaled store loads what is on disk by listing Client IDs from the level store's key
+        // format, and keeps a crashed broker's will under that broker's id: both are internals.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ims-adapter-keys-'));
+        const db = new ClassicLevel(dir);
+        await db.open();
+        try {
+            const persistence = levelPersistence(db);
+            await persistence.setup({ id: 'b1' });
+            const packet = (topic, extra) => ({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 1, retain: false, ...extra });
+            const withColon = 'GID_IMS@@@Bob:tablet/1';
+            await persistence.addSubscriptions({ id: 'GID_IMS@@@Alice_phone' }, [{ topic: 'IMS/Alice/Inbox/#', qos: 1 }]);
+            await persistence.outgoingEnqueue(
+                { clientId: withColon },
+                packet('IMS/Bob/Inbox/Chat/Alice', { brokerId: 'b1', brokerCounter: 1 }),
+            );
+            await persistence.incomingStorePacket(
+                { id: 'GID_IMS@@@Carol_phone' },
+                packet('IMS/Alice/Inbox/Chat/Carol', { qos: 2, messageId: 42 }),
+            );
+            const sessions = await storedSessions((range) => db.keys(range));
+            assert.deepStrictEqual([...sessions.clientIds].sort(), ['GID_IMS@@@Alice_phone', withColon, 'GID_IMS@@@Carol_phone'].sort());
+            assert.deepStrictEqual(sessions.incoming, [{ clientId: 'GID_IMS@@@Carol_phone', messageId: 42 }]);
+
+            const memory = memoryPersistence();
+            await memory.setup({ id: 'b2' });
+            await restoreWill(memory, { ...packet('IMS/Alice/Presence'), clientId: 'GID_IMS@@@Alice_phone', brokerId: 'b1' });
+            const will = await memory.getWill({ id: 'GID_IMS@@@Alice_phone' });
+            assert.strictEqual(will.brokerId, 'b1', "the crashed broker's id, so aedes publishes the will");
+            await memory.destroy();
+        } finally {
+            await db.close();
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });
