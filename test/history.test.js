@@ -116,6 +116,22 @@ describe('history and multi-device sync (embedded broker)', function () {
         assert.ok(!carol.received.some(([t]) => t.includes('History')), 'Carol got none of Alice’s history');
     });
 
+    it('keeps a greeting sent through a virtual group in the conversation with each member, without the list', async () => {
+        await start();
+        const alice = await as('Alice');
+        const bob = await as('Bob');
+        const greeting = envelope({ type: 'greeting', from: 'Alice', text: 'happy new year', data: { members: ['Bob', 'Carol'] } });
+        await alice.publishAsync('IMS/Alice/Greet/team', greeting, { qos: 1 });
+        await f.broker.history.settled();
+        const bobs = await ask(bob, 'Bob', 'dev1', { op: 'page', conversation: 'u:Alice' });
+        assert.deepStrictEqual(texts(bobs), ['happy new year']);
+        assert.strictEqual(bobs.entries[0].message.type, 'greeting');
+        assert.strictEqual(bobs.entries[0].message.data?.members, undefined, 'Bob does not learn who else was greeted');
+        const toCarol = await ask(alice, 'Alice', 'dev1', { op: 'page', conversation: 'u:Carol' });
+        assert.deepStrictEqual(texts(toCarol), ['happy new year']);
+        assert.deepStrictEqual(f.refusals, []);
+    });
+
     it('after a reconnect, "since" returns exactly what was missed', async () => {
         await start();
         const alice = await as('Alice');

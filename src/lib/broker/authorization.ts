@@ -126,8 +126,11 @@ function serverSideDelivery(ctx: BrokerContext, packet: Packet, sender: string |
     if (parsed.kind === 'vgroup' && parsed.from && parsed.group) {
         const from = sender ?? parsed.from;
         const result = ctx.delivery.expandVirtualGroup(from, parsed, payload, packet.qos, system);
-        if (result.ok) ctx.virtualGroupExpanded({ sender: from, name: parsed.group, members: result.members });
-        else ctx.refuse({ user: from, clientId: packet.clientId ?? '', action: 'limit', topic: packet.topic, reason: result.reason });
+        if (result.ok) {
+            ctx.virtualGroupExpanded({ sender: from, name: parsed.group, members: result.members });
+            // Kept as if sent to each member one by one (the server's publishes pass no client's check).
+            ctx.history?.keepExpanded(from, result.recipients, result.delivered);
+        } else ctx.refuse({ user: from, clientId: packet.clientId ?? '', action: 'limit', topic: packet.topic, reason: result.reason });
         drop(packet); // members get it in their inboxes; the list itself goes nowhere
     }
 }

@@ -80,6 +80,20 @@ export class HistoryService {
         return false;
     }
 
+    /**
+     * A greeting the broker expanded from a virtual group: kept in both sides' conversations with each
+     * member, as a greeting sent to each of them one by one would be (at most membersPerVirtualGroup).
+     */
+    keepExpanded(sender: string, recipients: string[], payload: Buffer): void {
+        const at = Date.now();
+        for (const member of recipients) {
+            if (member === sender) continue;
+            const message = readMessage(payload, { kind: 'chat', topic: '', to: member, from: sender });
+            if (!message || !STORED_TYPES.includes(message.type)) return;
+            this.run(() => this.keepChat(sender, member, envelopeOf(message, sender, member), at));
+        }
+    }
+
     /** Waits for what is queued, then lets the store go (the disk store closes the database itself). */
     async close(): Promise<void> {
         await this.queue;

@@ -19,7 +19,8 @@ export interface VirtualGroupSource {
     friendsOf(sender: string): string[];
 }
 
-export type ExpansionResult = { ok: true; members: number } | { ok: false; reason: string };
+/** An expanded greeting: how many members it reached, who, and the payload each got (without the list). */
+export type ExpansionResult = { ok: true; members: number; recipients: string[]; delivered: Buffer } | { ok: false; reason: string };
 
 export class ServerDelivery {
     constructor(
@@ -55,13 +56,13 @@ export class ServerDelivery {
         if (members.length > this.maxMembers) {
             return { ok: false, reason: `a virtual-group publish may reach ${this.maxMembers} members; this one names ${members.length}` };
         }
-        let count = 0;
+        const recipients: string[] = [];
         for (const member of members) {
             if (!this.codec.isId('user', member)) continue; // not a valid user ID: nobody to deliver to
-            count++;
+            recipients.push(member);
             this.publish(this.codec.chat(member, sender), delivered, qos);
         }
-        return { ok: true, members: count };
+        return { ok: true, members: recipients.length, recipients, delivered };
     }
 
     /**
