@@ -94,22 +94,26 @@ describe('cluster state in Redis stays bounded', function () {
         for (let i = 0; i < 200; i++) assert.strictEqual(b.facts.isBlocked('Alice', `U${i}`), true, `U${i}`);
     });
 
-    it('releases a clean Client ID unseen for the TTL, so another user may take it; a connected one keeps it', async function () {
-        let now = 1_000_000;
+    const TTL = 60_000;
+    /** Two instances' Client ID bindings on the same Redis, with a clock the test moves. */
+    function twoInstancesOfBindings(clock) {
         const fail = (error) => {
             throw error;
         };
-        const ttl = 60_000;
-        const one = new SharedBindings(10, client, fail, ttl, () => now);
-        const two = new SharedBindings(10, client, fail, ttl, () => now);
+        return [1, 2].map(() => new SharedBindings(10, client, fail, TTL, () => clock.now));
+    }
+
+    it('releases a clean Client ID unseen for the TTL, so another user may take it; a connected one keeps it', async function () {
+        const clock = { now: 1_000_000 };
+        const [one, two] = twoInstancesOfBindings(clock);
 
         assert.deepStrictEqual(await one.claim('phone', 'Alice', false), { ok: true });
         assert.deepStrictEqual(await one.claim('laptop', 'Alice', false), { ok: true });
         one.release('phone');
-        now += ttl / 2;
+        clock.now += TTL / 2;
         assert.strictEqual((await two.claim('phone', 'Mallory', false)).ok, false, 'still Alice’s within the TTL');
 
-        now += ttl;
+        clock.now += TTL;
         assert.strictEqual(await one.releaseExpired(), 1, 'only the disconnected ID is released');
         assert.strictEqual(await client.hget('ims:bindings', 'phone'), null);
         assert.strictEqual(await client.hget('ims:bindings', 'laptop'), 'Alice', 'the connected one stays claimed');
@@ -118,18 +122,13 @@ describe('cluster state in Redis stays bounded', function () {
     });
 
     it('does not release an ID that logged in again through another instance since it was last seen here', async function () {
-        let now = 1_000_000;
-        const fail = (error) => {
-            throw error;
-        };
-        const ttl = 60_000;
-        const one = new SharedBindings(10, client, fail, ttl, () => now);
-        const two = new SharedBindings(10, client, fail, ttl, () => now);
+        const clock = { now: 1_000_000 };
+        const [one, two] = twoInstancesOfBindings(clock);
         await one.claim('tablet', 'Alice', false);
         one.release('tablet');
-        now += ttl * 2;
+        clock.now += TTL * 2;
         await two.claim('tablet', 'Alice', false); // Alice is back, on instance two
-        await waitFor(async () => Number(await client.zscore('ims:bindings:recent', 'tablet')) === now, 5000, 'seen again');
+        await waitFor(async () => Number(await client.zscore('ims:bindings:recent', 'tablet')) === clock.now, 5000, 'seen again');
         // Instance one's own record is old: it forgets it locally but must not free it in Redis.
         assert.strictEqual(one.ownerOf('tablet'), undefined);
         assert.strictEqual(await one.releaseExpired(), 0);

@@ -5,9 +5,9 @@
 // test/artifacts/web-*.png.
 
 const assert = require('assert');
-const fs = require('fs');
 const path = require('path');
-const { CHROMIUM, CHROMIUM_FLAGS, startNodeRed, ARTIFACTS } = require('./helpers/editor');
+const { CHROMIUM, ARTIFACTS, startNodeRed } = require('./helpers/editor');
+const { webStage } = require('./helpers/web-stage');
 
 const PASSWORDS = { Alice: 'alice-pass', Bob: 'bob-pass', Carol: 'carol-pass' };
 const PHONE = { width: 375, height: 667 };
@@ -18,40 +18,19 @@ if (!CHROMIUM) {
 
 (CHROMIUM ? describe : describe.skip)('web chat client in Chromium', function () {
     this.timeout(120000);
-    let nodeRed;
-    let browser;
-    const people = [];
-
-    before(async function () {
-        nodeRed = await startNodeRed({ demo: true });
-        const { chromium } = require('playwright-core');
-        browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
-        fs.mkdirSync(ARTIFACTS, { recursive: true });
-    });
-
-    after(async function () {
-        for (const person of people.splice(0)) await person.context.close().catch(() => undefined);
-        if (browser) await browser.close();
-        if (nodeRed) await nodeRed.stop();
-    });
-
-    afterEach(async function () {
-        if (this.currentTest.state !== 'failed') return;
-        console.log(`      Node-RED said:\n${nodeRed.output().split('\n').slice(-30).join('\n')}`);
-        for (const person of people)
-            await shot(person, `failed-${person.user}-${person.page.context().pages().length}`).catch(() => undefined);
-    });
+    const stage = webStage('web');
+    const people = stage.people;
 
     /** A person in a browser context of their own, signed in (in `locale`'s language). */
     async function signIn(user, { locale = 'en-US', labels = EN, shot } = {}) {
-        const context = await browser.newContext({ viewport: PHONE, locale });
+        const context = await stage.browser.newContext({ viewport: PHONE, locale });
         const page = await context.newPage();
         const errors = [];
         page.on('pageerror', (error) => errors.push(error.message));
-        await page.goto(`${nodeRed.url}ims/chat`);
+        await page.goto(`${stage.nodeRed.url}ims/chat`);
         assert.strictEqual(
             await page.getByLabel(labels.broker).inputValue(),
-            `ws://127.0.0.1:${nodeRed.wsPort}/mqtt`,
+            `ws://127.0.0.1:${stage.nodeRed.wsPort}/mqtt`,
             'the URL of this Node-RED’s broker',
         );
         await page.getByLabel(labels.user).fill(user);
@@ -102,7 +81,7 @@ if (!CHROMIUM) {
 
     it('is served under httpNodeRoot, and without an ims-broker suggests the usual WebSocket port', async function () {
         const other = await startNodeRed({ env: { IMS_HTTP_NODE_ROOT: '/api' } });
-        const context = await browser.newContext({ viewport: PHONE, locale: 'en-US' });
+        const context = await stage.browser.newContext({ viewport: PHONE, locale: 'en-US' });
         try {
             assert.strictEqual((await fetch(`${other.url}ims/chat/`)).status, 404);
             const page = await context.newPage();
@@ -117,10 +96,10 @@ if (!CHROMIUM) {
     });
 
     it('refuses a wrong password and an invalid user ID on the sign-in screen, saying why', async function () {
-        const context = await browser.newContext({ viewport: PHONE, locale: 'en-US' });
+        const context = await stage.browser.newContext({ viewport: PHONE, locale: 'en-US' });
         try {
             const page = await context.newPage();
-            await page.goto(`${nodeRed.url}ims/chat`);
+            await page.goto(`${stage.nodeRed.url}ims/chat`);
             await page.getByLabel('User ID').fill('Alice');
             await page.getByLabel('Password').fill('not-her-password');
             await page.getByRole('button', { name: 'Sign in' }).click();
@@ -346,7 +325,7 @@ if (!CHROMIUM) {
         await open(alice, 'Bob');
         await open(bob, 'Alice');
         // A full reload of the flows stops and starts the ims-broker node (its sessions are on disk).
-        const reload = fetch(`${nodeRed.url}flows`, {
+        const reload = fetch(`${stage.nodeRed.url}flows`, {
             method: 'POST',
             headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'reload', 'Node-RED-API-Version': 'v1' },
             body: '[]',

@@ -5,9 +5,9 @@
 // conversation read on one device is read on the other; scrolling back fetches older pages.
 
 const assert = require('assert');
-const fs = require('fs');
 const path = require('path');
-const { CHROMIUM, CHROMIUM_FLAGS, startNodeRed, ARTIFACTS } = require('./helpers/editor');
+const { CHROMIUM, ARTIFACTS } = require('./helpers/editor');
+const { webStage } = require('./helpers/web-stage');
 
 const PASSWORDS = { Alice: 'alice-pass', Bob: 'bob-pass' };
 const PHONE = { width: 375, height: 667 };
@@ -18,39 +18,16 @@ if (!CHROMIUM) {
 
 (CHROMIUM ? describe : describe.skip)('web chat client with the broker’s history, in Chromium', function () {
     this.timeout(120000);
-    let nodeRed;
-    let browser;
-    const people = [];
-
-    before(async function () {
-        nodeRed = await startNodeRed({ demo: true });
-        const { chromium } = require('playwright-core');
-        browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
-        fs.mkdirSync(ARTIFACTS, { recursive: true });
-    });
-
-    after(async function () {
-        for (const person of people.splice(0)) await person.context.close().catch(() => undefined);
-        if (browser) await browser.close();
-        if (nodeRed) await nodeRed.stop();
-    });
-
-    afterEach(async function () {
-        if (this.currentTest.state !== 'failed') return;
-        console.log(`      Node-RED said:\n${nodeRed.output().split('\n').slice(-30).join('\n')}`);
-        for (const [i, person] of people.entries())
-            await person.page
-                .screenshot({ path: path.join(ARTIFACTS, `web-history-failed-${person.user}-${i}.png`) })
-                .catch(() => undefined);
-    });
+    const stage = webStage('web-history');
+    const people = stage.people;
 
     /** A person on a device of their own (a browser context), signed in. */
     async function signIn(user, device) {
-        const context = await browser.newContext({ viewport: PHONE, locale: 'en-US' });
+        const context = await stage.browser.newContext({ viewport: PHONE, locale: 'en-US' });
         const page = await context.newPage();
         const errors = [];
         page.on('pageerror', (error) => errors.push(error.message));
-        await page.goto(`${nodeRed.url}ims/chat`);
+        await page.goto(`${stage.nodeRed.url}ims/chat`);
         await page.getByLabel('User ID').fill(user);
         await page.getByLabel('Password').fill(PASSWORDS[user]);
         await page.getByLabel('Device name').fill(device);
