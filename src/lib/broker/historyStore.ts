@@ -43,11 +43,21 @@ export const groupLog = (group: string): string => `g/${group}`;
 export const isGroupLog = (log: string): boolean => log.startsWith('g/');
 
 interface MemoryLog {
-    /** seq of entries[0] */
+    /** seq of entries[head] */
     first: number;
+    /**
+     * The entries from `head` on are the log. A full log drops one entry per append: advancing `head`
+     * costs nothing, where removing the array's first element moved the other 999 every time (the
+     * secured broker spent 9 % of its CPU there); the dropped ones are cut off in one go now and then.
+     */
     entries: HistoryEntry[];
+    head: number;
     byId: Map<string, HistoryEntry>;
 }
+
+/** Dropped entries kept in the array before it is compacted. */
+const COMPACT_AFTER = 1024;
+const count = (state: MemoryLog): number => state.entries.length - state.head;
 
 export class MemoryHistoryStore implements HistoryStore {
     private readonly logs = new Map<string, MemoryLog>();
@@ -57,7 +67,7 @@ export class MemoryHistoryStore implements HistoryStore {
     async append(log: string, at: number, message: Envelope, bounds: HistoryBounds): Promise<HistoryEntry> {
         let state = this.logs.get(log);
         if (!state) {
-            state = { first: 1, entries: [], byId: new Map() };
+            state = { first: 1, entries: [], head: 0, byId: new Map() };
             this.logs.set(log, state);
             if (log.startsWith('u/')) {
                 const [, owner, peer] = log.split('/');
@@ -66,14 +76,20 @@ export class MemoryHistoryStore implements HistoryStore {
                 set.add(peer);
             }
         }
-        const entry: HistoryEntry = { seq: state.first + state.entries.length, at, message };
+        const entry: HistoryEntry = { seq: state.first + count(state), at, message };
         state.entries.push(entry);
         state.byId.set(message.id, entry);
-        let drop = Math.max(0, state.entries.length - bounds.perConversation);
-        while (drop < state.entries.length && at - state.entries[drop].at > bounds.maxAgeMs) drop++;
-        if (drop > 0) {
-            for (const old of state.entries.splice(0, drop)) if (state.byId.get(old.message.id) === old) state.byId.delete(old.message.id);
-            state.first += drop;
+        let drop = Math.max(0, count(state) - bounds.perConversation);
+        while (drop < count(state) && at - state.entries[state.head + drop].at > bounds.maxAgeMs) drop++;
+        for (let i = 0; i < drop; i++) {
+            const old = state.entries[state.head + i];
+            if (state.byId.get(old.message.id) === old) state.byId.delete(old.message.id);
+        }
+        state.head += drop;
+        state.first += drop;
+        if (state.head > COMPACT_AFTER && state.head > count(state)) {
+            state.entries = state.entries.slice(state.head);
+            state.head = 0;
         }
         return entry;
     }
@@ -85,24 +101,24 @@ export class MemoryHistoryStore implements HistoryStore {
     async replace(log: string, entry: HistoryEntry): Promise<void> {
         const state = this.logs.get(log);
         const index = state ? entry.seq - state.first : -1;
-        if (!state || index < 0 || index >= state.entries.length) return;
-        state.entries[index] = entry;
+        if (!state || index < 0 || index >= count(state)) return;
+        state.entries[state.head + index] = entry;
         state.byId.set(entry.message.id, entry);
     }
 
     async range(log: string, query: RangeQuery, minAt: number): Promise<HistoryEntry[]> {
         const state = this.logs.get(log);
         if (!state) return [];
-        const end = Math.min(state.entries.length, (query.before ?? Number.MAX_SAFE_INTEGER) - state.first);
+        const end = Math.min(count(state), (query.before ?? Number.MAX_SAFE_INTEGER) - state.first);
         const start = Math.max(0, (query.after ?? 0) + 1 - state.first);
         const from = query.before !== undefined ? Math.max(start, end - query.limit) : start;
         const to = query.before !== undefined ? end : Math.min(end, start + query.limit);
-        return from < to ? state.entries.slice(from, to).filter((entry) => entry.at >= minAt) : [];
+        return from < to ? state.entries.slice(state.head + from, state.head + to).filter((entry) => entry.at >= minAt) : [];
     }
 
     async lastSeq(log: string): Promise<number> {
         const state = this.logs.get(log);
-        return state ? state.first + state.entries.length - 1 : 0;
+        return state ? state.first + count(state) - 1 : 0;
     }
 
     async peersOf(owner: string): Promise<string[]> {
