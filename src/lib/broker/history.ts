@@ -86,10 +86,11 @@ export class HistoryService {
      */
     keepExpanded(sender: string, recipients: string[], payload: Buffer): void {
         const at = Date.now();
+        // Every member got the same payload: read it once (each stored copy names its own recipient).
+        const message = readMessage(payload, { kind: 'chat', topic: '', from: sender });
+        if (!message || !STORED_TYPES.includes(message.type)) return;
         for (const member of recipients) {
             if (member === sender) continue;
-            const message = readMessage(payload, { kind: 'chat', topic: '', to: member, from: sender });
-            if (!message || !STORED_TYPES.includes(message.type)) return;
             this.run(() => this.keepChat(sender, member, envelopeOf(message, sender, member), at));
         }
     }
